@@ -1,0 +1,9 @@
+DROP TRIGGER IF EXISTS jobs_notify ON jobs;
+DROP FUNCTION IF EXISTS jobs_notify();
+DROP TABLE IF EXISTS jobs;
+DROP TABLE IF EXISTS expiring_links;
+DROP TABLE IF EXISTS thumbnails;
+DROP TABLE IF EXISTS images;
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS plans;
+DROP FUNCTION IF EXISTS valid_thumbnail_heights(int4[]);

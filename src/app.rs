@@ -1,0 +1,72 @@
+//! The application state, built once and shared by HTTP handlers, resolvers
+//! and jobs.
+
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::auth::TokenKeys;
+use crate::clock::Clock;
+use crate::config::{Config, StorageConfig};
+use crate::db::{self, DbConn, DbPool};
+use crate::error::{AppError, AppResult};
+use crate::storage::{FsSettings, S3Settings, Storage};
+
+pub struct App {
+    pub config: Config,
+    pub db: DbPool,
+    pub storage: Storage,
+    pub tokens: TokenKeys,
+    pub clock: Clock,
+}
+
+impl App {
+    /// Connects the pool (lazily) and the storage backend. Does not migrate.
+    pub async fn new(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
+        let db = db::pool(&config.database_url, config.db_pool_size)?;
+        let storage = match &config.storage {
+            StorageConfig::Fs { dir } => Storage::fs(FsSettings {
+                dir: dir.clone(),
+                public_url: config.public_url.clone(),
+                signing_key: derive_key(config.jwt_secret.expose(), b"image-vault files v1"),
+            })?,
+            StorageConfig::S3(s3) => {
+                Storage::s3(S3Settings {
+                    endpoint: s3.endpoint.clone(),
+                    public_endpoint: s3.public_endpoint.clone(),
+                    region: s3.region.clone(),
+                    bucket: s3.bucket.clone(),
+                    access_key_id: s3.access_key_id.clone(),
+                    secret_access_key: s3.secret_access_key.clone(),
+                })
+                .await?
+            }
+        };
+        let tokens = TokenKeys::new(&derive_key(
+            config.jwt_secret.expose(),
+            b"image-vault jwt v1",
+        ));
+        Ok(Arc::new(App {
+            config,
+            db,
+            storage,
+            tokens,
+            clock,
+        }))
+    }
+
+    /// A pooled database connection.
+    pub async fn db(&self) -> AppResult<DbConn> {
+        self.db.get().await.map_err(AppError::from)
+    }
+}
+
+/// Derives an independent key per purpose from the one configured secret, so
+/// that a `/files` signature can never pass as a token signature.
+fn derive_key(secret: &[u8], purpose: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(purpose);
+    mac.finalize().into_bytes().to_vec()
+}

@@ -1,0 +1,225 @@
+//! The command line: `serve`, `worker`, `migrate`, `create-admin`, `print-schema`.
+
+use std::io::BufRead as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::auth::{hash_password, normalize_username, password, valid_username};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::models::{NewUser, Plan, User};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "image-vault",
+    version,
+    about = "GraphQL image server with object storage and thumbnail workers"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server (and, unless --no-workers, the thumbnail workers).
+    Serve {
+        /// Do not run workers in this process (run `image-vault worker` elsewhere).
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create an administrator. The password is read from stdin or a prompt.
+    CreateAdmin {
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The plan to give the administrator (default: Basic).
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// Print the GraphQL schema (SDL) to stdout.
+    PrintSchema,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::PrintSchema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Migrate => {
+            let config = load_config()?;
+            prepare_database(&config).await?;
+            Ok(())
+        }
+        Command::Serve { no_workers } => serve(load_config()?, no_workers).await,
+        Command::CreateAdmin {
+            username,
+            password_stdin,
+            plan,
+        } => {
+            let config = load_config()?;
+            prepare_database(&config).await?;
+            let password = read_password(password_stdin)?;
+            let app = App::new(config, Clock::default()).await?;
+            let user = create_user(&app, &username, &password, true, plan.as_deref()).await?;
+            println!("created administrator {} ({})", user.username, user.id);
+            Ok(())
+        }
+    }
+}
+
+fn load_config() -> anyhow::Result<Config> {
+    let config = Config::from_env()?;
+    crate::telemetry::init(config.log_format);
+    if config.jwt_secret_is_ephemeral {
+        tracing::warn!(
+            "JWT_SECRET is not set: using a random secret for this process only. \
+             Tokens and /files URLs stop working at restart and are not shared between \
+             processes. Set JWT_SECRET (32+ characters) for anything but local development."
+        );
+    }
+    Ok(config)
+}
+
+/// Creates the database if needed and applies pending migrations.
+pub async fn prepare_database(config: &Config) -> anyhow::Result<()> {
+    crate::db::ensure_database(&config.database_url)
+        .await
+        .context("preparing the database (DATABASE_URL)")?;
+    let applied = crate::db::run_migrations(&config.database_url)
+        .await
+        .context("running migrations")?;
+    if applied.is_empty() {
+        tracing::info!("database schema is up to date");
+    } else {
+        tracing::info!(migrations = ?applied, "applied migrations");
+    }
+    Ok(())
+}
+
+async fn serve(config: Config, no_workers: bool) -> anyhow::Result<()> {
+    prepare_database(&config).await?;
+    let bind = config.bind;
+    let app = App::new(config, Clock::default()).await?;
+    crate::auth::password::warm_up();
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind} (BIND)"))?;
+    tracing::info!(
+        address = %bind,
+        public_url = %app.config.public_url,
+        storage = app.storage.backend_name(),
+        "serving GraphQL at /graphql"
+    );
+    let _ = no_workers;
+    crate::http::serve(
+        listener,
+        crate::http::router(app.clone()),
+        shutdown_signal(),
+        Duration::from_secs(30),
+    )
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight work");
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let second =
+            rpassword::prompt_password("Repeat password: ").context("reading the password")?;
+        if first != second {
+            bail!("the passwords differ");
+        }
+        first
+    };
+    if password.chars().count() < password::MIN_PASSWORD_LEN {
+        bail!(
+            "the password must have at least {} characters",
+            password::MIN_PASSWORD_LEN
+        );
+    }
+    if password.len() > password::MAX_PASSWORD_LEN {
+        bail!("the password is too long");
+    }
+    Ok(password)
+}
+
+/// Creates a user with a plan given by name (Basic when none is given).
+pub async fn create_user(
+    app: &Arc<App>,
+    username: &str,
+    password: &str,
+    is_admin: bool,
+    plan: Option<&str>,
+) -> anyhow::Result<User> {
+    let username = normalize_username(username);
+    if !valid_username(&username) {
+        bail!(
+            "invalid username {username:?}: use 1-64 of a-z 0-9 _ . @ -, starting with a letter or digit"
+        );
+    }
+    let mut conn = app.db().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let plan_name = plan.unwrap_or("Basic");
+    let plan = Plan::find_by_name(&mut conn, plan_name)
+        .await?
+        .with_context(|| format!("no plan named {plan_name:?}"))?;
+    if User::find_by_username(&mut conn, &username)
+        .await?
+        .is_some()
+    {
+        bail!("a user named {username:?} already exists");
+    }
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
+    let user = NewUser {
+        id: Uuid::now_v7(),
+        username: &username,
+        password_hash: &hash,
+        is_admin,
+        plan_id: Some(plan.id),
+    }
+    .insert(&mut conn)
+    .await?;
+    Ok(user)
+}

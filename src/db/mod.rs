@@ -1,0 +1,138 @@
+//! The database: connection pool, embedded migrations, models with their SQL.
+
+pub mod models;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::{ConnectionError, RunQueryDsl as _};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type DbConn = Object<AsyncPgConnection>;
+
+/// Arbitrary, fixed key of the advisory lock that serialises migrations
+/// between processes starting at the same time.
+const MIGRATION_LOCK_KEY: i64 = 0x1a6e_7a17;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] ConnectionError),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    #[error("connection pool: {0}")]
+    Pool(String),
+    #[error("invalid DATABASE_URL: {0}")]
+    Url(String),
+}
+
+/// Builds the pool. Connections are checked before reuse, so a pool whose
+/// connections were killed heals itself on the next checkout.
+pub fn pool(database_url: &str, max_size: usize) -> Result<DbPool, DbSetupError> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    Pool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbSetupError::Pool(e.to_string()))
+}
+
+/// Splits a postgres URL into (url of the `postgres` maintenance database, database name).
+pub fn split_database_url(url: &str) -> Result<(String, String), DbSetupError> {
+    let (before_query, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = before_query
+        .find("://")
+        .ok_or_else(|| DbSetupError::Url("missing scheme".into()))?
+        + 3;
+    let slash = before_query[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .ok_or_else(|| DbSetupError::Url("missing database name".into()))?;
+    let name = &before_query[slash + 1..];
+    if name.is_empty() {
+        return Err(DbSetupError::Url("missing database name".into()));
+    }
+    let mut maintenance = format!("{}/postgres", &before_query[..slash]);
+    if let Some(q) = query {
+        maintenance.push('?');
+        maintenance.push_str(q);
+    }
+    Ok((maintenance, name.to_owned()))
+}
+
+/// Creates the database named in the URL when it does not exist yet and the
+/// role is allowed to. A role without CREATEDB gets on with an existing one.
+pub async fn ensure_database(database_url: &str) -> Result<(), DbSetupError> {
+    match AsyncPgConnection::establish(database_url).await {
+        Ok(_) => return Ok(()),
+        Err(e) if !e.to_string().contains("does not exist") => return Err(e.into()),
+        Err(_) => {}
+    }
+    let (maintenance_url, name) = split_database_url(database_url)?;
+    let mut conn = AsyncPgConnection::establish(&maintenance_url).await?;
+    let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+    match diesel_async::RunQueryDsl::execute(diesel::sql_query(sql), &mut conn).await {
+        Ok(_) => {
+            tracing::info!(database = %name, "created database");
+            Ok(())
+        }
+        // Another process created it in the meantime.
+        Err(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("already exists") =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs pending embedded migrations, serialised across processes by an
+/// advisory lock. Returns the versions applied.
+pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, DbSetupError> {
+    let url = database_url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut harness =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+        let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})");
+        diesel::sql_query(lock).execute(&mut harness)?;
+        let result = harness
+            .run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+            .map_err(|e| DbSetupError::Migration(e.to_string()));
+        let unlock = format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})");
+        diesel::sql_query(unlock).execute(&mut harness)?;
+        result
+    })
+    .await
+    .map_err(|e| DbSetupError::Migration(e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_database_urls() {
+        let (m, n) =
+            split_database_url("postgres://u:p@h:5432/image_vault?sslmode=disable").expect("valid");
+        assert_eq!(m, "postgres://u:p@h:5432/postgres?sslmode=disable");
+        assert_eq!(n, "image_vault");
+        assert!(split_database_url("postgres://h:5432").is_err());
+        assert!(split_database_url("postgres://h:5432/").is_err());
+    }
+}

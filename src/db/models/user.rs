@@ -1,0 +1,113 @@
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::Plan;
+use crate::db::schema::{plans, users};
+
+#[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub plan_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub is_admin: bool,
+    pub plan_id: Option<Uuid>,
+}
+
+impl User {
+    pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// The user with their plan, in one query (every authenticated request does this).
+    pub async fn find_with_plan(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> QueryResult<Option<(User, Option<Plan>)>> {
+        users::table
+            .left_join(plans::table)
+            .filter(users::id.eq(id))
+            .select((User::as_select(), Option::<Plan>::as_select()))
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// `username` must already be normalised (lower case).
+    pub async fn find_by_username(
+        conn: &mut AsyncPgConnection,
+        username: &str,
+    ) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::username.eq(username))
+            .select(User::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// A page of users, newest first, after the keyset cursor `(created_at, id)`.
+    pub async fn page(
+        conn: &mut AsyncPgConnection,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> QueryResult<Vec<User>> {
+        let mut query = users::table
+            .select(User::as_select())
+            .order((users::created_at.desc(), users::id.desc()))
+            .limit(limit)
+            .into_boxed();
+        if let Some((created_at, id)) = after {
+            query = query.filter(
+                users::created_at
+                    .lt(created_at)
+                    .or(users::created_at.eq(created_at).and(users::id.lt(id))),
+            );
+        }
+        query.load(conn).await
+    }
+
+    pub async fn set_plan(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        plan_id: Option<Uuid>,
+    ) -> QueryResult<User> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::plan_id.eq(plan_id),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+    }
+}
+
+impl NewUser<'_> {
+    pub async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<User> {
+        diesel::insert_into(users::table)
+            .values(self)
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+    }
+}

@@ -1,0 +1,98 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    expiring_links (id) {
+        id -> Uuid,
+        image_id -> Uuid,
+        owner_id -> Uuid,
+        token -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    images (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        filename -> Text,
+        content_type -> Text,
+        width -> Int4,
+        height -> Int4,
+        byte_size -> Int8,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Int8,
+        kind -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        locked_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        dedupe_key -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    plans (id) {
+        id -> Uuid,
+        name -> Text,
+        thumbnail_heights -> Array<Int4>,
+        original_link -> Bool,
+        expiring_links -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    thumbnails (image_id, height) {
+        image_id -> Uuid,
+        height -> Int4,
+        status -> Text,
+        width -> Nullable<Int4>,
+        pixel_height -> Nullable<Int4>,
+        byte_size -> Nullable<Int8>,
+        content_type -> Nullable<Text>,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        username -> Text,
+        password_hash -> Text,
+        is_admin -> Bool,
+        plan_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(expiring_links -> images (image_id));
+diesel::joinable!(expiring_links -> users (owner_id));
+diesel::joinable!(images -> users (owner_id));
+diesel::joinable!(thumbnails -> images (image_id));
+diesel::joinable!(users -> plans (plan_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    expiring_links,
+    images,
+    jobs,
+    plans,
+    thumbnails,
+    users,
+);

@@ -1,0 +1,25 @@
+//! Authorization as guard attributes: `#[graphql(guard = "Role::User")]`.
+
+use async_graphql::{Context, Guard};
+
+use super::context::{ContextExt, Viewer};
+use crate::error::AppError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Any logged-in user.
+    User,
+    /// Administrators only; others get `FORBIDDEN`.
+    Admin,
+}
+
+impl Guard for Role {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        match (ctx.viewer(), self) {
+            (Viewer::User(_), Role::User) => Ok(()),
+            (Viewer::User(u), Role::Admin) if u.user.is_admin => Ok(()),
+            (Viewer::User(_), Role::Admin) => Err(AppError::Forbidden.into()),
+            (Viewer::Anonymous | Viewer::Invalid, _) => Err(AppError::Unauthenticated.into()),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Data loaders: one batched query per kind, never one query per row.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::db::models::Plan;
+
+pub struct PlanLoader {
+    app: Arc<App>,
+}
+
+impl PlanLoader {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+}
+
+impl Loader<Uuid> for PlanLoader {
+    type Value = Plan;
+    type Error = Arc<anyhow::Error>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Plan>, Self::Error> {
+        let mut conn = self
+            .app
+            .db
+            .get()
+            .await
+            .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
+        let plans = Plan::find_many(&mut conn, keys)
+            .await
+            .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
+        Ok(plans.into_iter().map(|p| (p.id, p)).collect())
+    }
+}

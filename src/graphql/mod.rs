@@ -1,0 +1,52 @@
+//! The GraphQL schema: queries and mutations split by domain, output types,
+//! guards and data loaders.
+
+pub mod context;
+pub mod guards;
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptySubscription, Schema};
+
+use crate::app::App;
+pub use context::{ContextExt, Viewer};
+use mutation::Mutation;
+use query::Query;
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Query depth and complexity limits: a deeply nested or heavily aliased
+/// query is refused before it runs.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 2000;
+
+/// The schema without runtime data (for `print-schema`).
+pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+}
+
+pub fn build_schema(app: Arc<App>) -> AppSchema {
+    let mut builder = schema_builder();
+    if !app.config.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder
+        .data(DataLoader::new(
+            loaders::PlanLoader::new(app.clone()),
+            tokio::spawn,
+        ))
+        .data(app)
+        .finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
+}

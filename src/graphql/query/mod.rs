@@ -1,0 +1,9 @@
+//! Query root, merged from one object per domain.
+
+mod plan;
+mod user;
+
+use async_graphql::MergedObject;
+
+#[derive(MergedObject, Default)]
+pub struct Query(user::UserQuery, plan::PlanQuery);

@@ -1,0 +1,18 @@
+//! GraphQL output and input types.
+
+mod plan;
+mod user;
+
+pub use plan::PlanObject;
+pub use user::{AuthPayload, UserObject};
+
+use async_graphql::ID;
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// Parses a GraphQL `ID` that should hold a UUID.
+pub fn parse_id(id: &ID) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id.as_str())
+        .map_err(|_| AppError::BadUserInput(format!("invalid id {:?}", id.as_str())))
+}

@@ -1,0 +1,57 @@
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::PlanObject;
+use crate::db::models::{Plan, User};
+use crate::error::{AppError, AppResult};
+use crate::graphql::loaders::PlanLoader;
+
+pub struct UserObject {
+    pub user: User,
+    /// The plan when the caller already has it (the viewer); loaded in a batch otherwise.
+    pub plan: Option<Plan>,
+}
+
+#[Object(name = "User")]
+impl UserObject {
+    async fn id(&self) -> ID {
+        ID(self.user.id.to_string())
+    }
+
+    async fn username(&self) -> &str {
+        &self.user.username
+    }
+
+    async fn is_admin(&self) -> bool {
+        self.user.is_admin
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.user.created_at
+    }
+
+    async fn plan(&self, ctx: &Context<'_>) -> AppResult<Option<PlanObject>> {
+        if let Some(plan) = &self.plan {
+            return Ok(Some(plan.into()));
+        }
+        let Some(plan_id) = self.user.plan_id else {
+            return Ok(None);
+        };
+        let plan = ctx
+            .data_unchecked::<DataLoader<PlanLoader>>()
+            .load_one(plan_id)
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("loading plan: {e}")))?;
+        Ok(plan.as_ref().map(PlanObject::from))
+    }
+}
+
+/// The answer to `login`.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: UserObject,
+}

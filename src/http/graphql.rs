@@ -1,0 +1,178 @@
+//! `POST /graphql` (JSON and multipart) and the GraphiQL playground.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_graphql::http::{GraphiQLSource, MultipartOptions};
+use async_graphql::{ParseRequestError, ServerError};
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use tokio_util::compat::TokioAsyncReadCompatExt as _;
+
+use super::HttpState;
+use crate::app::App;
+use crate::db::models::User;
+use crate::error::AppError;
+use crate::graphql::Viewer;
+use crate::graphql::context::AuthUser;
+
+pub async fn playground() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("image-vault")
+            .finish(),
+    )
+}
+
+/// Headers that a browser cannot send cross-site without a CORS preflight.
+const PREFLIGHT_HEADERS: [&str; 3] = [
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "graphql-preflight",
+];
+
+pub async fn graphql_handler(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let app = &state.app;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Err(e) = check_csrf(content_type.as_deref(), &headers) {
+        return error_response(e);
+    }
+    let limit = app.config.max_upload_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return error_response(too_large(limit));
+    }
+    let viewer = match authenticate(app, &headers).await {
+        Ok(viewer) => viewer,
+        Err(e) => return error_response(e),
+    };
+
+    // Count bytes as they arrive so that a body without (or lying about its)
+    // Content-Length is cut off at the limit, not read to the end.
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let flag = exceeded.clone();
+    let mut seen: u64 = 0;
+    let stream = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        seen += chunk.len() as u64;
+        if seen > limit {
+            flag.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other("request body too large"));
+        }
+        Ok(chunk)
+    });
+    let reader = tokio_util::io::StreamReader::new(stream.into_stream()).compat();
+    let options = MultipartOptions::default()
+        .max_file_size(usize::try_from(limit).unwrap_or(usize::MAX))
+        .max_num_files(app.config.max_files_per_request);
+    let request = match async_graphql::http::receive_body(content_type, reader, options).await {
+        Ok(request) => request,
+        Err(_) if exceeded.load(Ordering::Relaxed) => return error_response(too_large(limit)),
+        Err(ParseRequestError::PayloadTooLarge) => return error_response(too_large(limit)),
+        Err(e) => return error_response(bad_request(e)),
+    };
+    let response = state.schema.execute(request.data(viewer)).await;
+    GraphQLResponse::from(response).into_response()
+}
+
+fn too_large(limit: u64) -> AppError {
+    AppError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
+}
+
+fn bad_request(e: ParseRequestError) -> AppError {
+    let message = match e {
+        ParseRequestError::InvalidRequest(e) => format!("invalid request: {e}"),
+        ParseRequestError::InvalidFilesMap(e) => format!("invalid multipart map: {e}"),
+        ParseRequestError::InvalidMultipart(e) => format!("invalid multipart body: {e}"),
+        ParseRequestError::MissingOperatorsPart => "multipart body has no operations part".into(),
+        ParseRequestError::MissingMapPart => "multipart body has no map part".into(),
+        ParseRequestError::NotUpload => "multipart body is not an upload".into(),
+        ParseRequestError::MissingFiles => "multipart map refers to missing files".into(),
+        ParseRequestError::UnsupportedBatch => "batched requests are not supported".into(),
+        ParseRequestError::PayloadTooLarge => "payload too large".into(),
+        ParseRequestError::Io(e) => format!("cannot read request body: {e}"),
+        other => format!("invalid request: {other}"),
+    };
+    AppError::BadUserInput(message)
+}
+
+/// Multipart, form and plain-text POSTs are "simple" requests that any web page
+/// may send cross-site. They must carry a header that forces a CORS preflight.
+fn check_csrf(content_type: Option<&str>, headers: &HeaderMap) -> Result<(), AppError> {
+    let essence = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let simple = matches!(
+        essence.as_str(),
+        "" | "multipart/form-data" | "application/x-www-form-urlencoded" | "text/plain"
+    );
+    if simple && !PREFLIGHT_HEADERS.iter().any(|h| headers.contains_key(*h)) {
+        return Err(AppError::BadUserInput(
+            "this request needs a preflight: send `Apollo-Require-Preflight: true` \
+             (or a JSON content type)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A GraphQL-shaped error with its HTTP status.
+fn error_response(err: AppError) -> Response {
+    let status = err.status();
+    let code = err.code();
+    let mut e = ServerError::new(err.message(), None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", code);
+    e.extensions = Some(ext);
+    let body = serde_json::json!({ "data": null, "errors": [e] });
+    let status = if status == StatusCode::UNAUTHORIZED {
+        StatusCode::OK
+    } else {
+        status
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// Resolves the `Authorization: Bearer` header to a viewer. Any failure makes
+/// the viewer `Invalid`; resolvers that need a user then answer `UNAUTHENTICATED`.
+/// Only a database failure is an error.
+pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Viewer, AppError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(Viewer::Anonymous);
+    };
+    let Some(token) = value.to_str().ok().and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    }) else {
+        return Ok(Viewer::Invalid);
+    };
+    let user_id = match app.tokens.verify(token.trim(), app.clock.now()) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::debug!(error = %e, "token refused");
+            return Ok(Viewer::Invalid);
+        }
+    };
+    let mut conn = app.db().await?;
+    Ok(match User::find_with_plan(&mut conn, user_id).await? {
+        Some((user, plan)) => Viewer::User(Arc::new(AuthUser { user, plan })),
+        // A valid token for a user who has been deleted since.
+        None => Viewer::Invalid,
+    })
+}

@@ -1,0 +1,15 @@
+//! image-vault: a GraphQL server for images, with object storage and a
+//! Postgres-backed thumbnail worker pool.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod imaging;
+pub mod storage;
+pub mod telemetry;

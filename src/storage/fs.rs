@@ -1,0 +1,569 @@
+//! Local-files backend: objects under one directory, served by the app.
+//!
+//! Writes go to a temporary file in the target directory, are fsynced and
+//! then renamed over the final name, so readers see the old object or the new
+//! one, never a partial file. The content type lives next to the object in a
+//! `{name}.content-type` file, which no key can name.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use super::{FsSettings, PresignWindow, StorageError, StorageKey};
+
+type HmacSha256 = Hmac<Sha256>;
+
+const CONTENT_TYPE_SUFFIX: &str = ".content-type";
+const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+/// How often a write retries after a concurrent delete removed its directory.
+const CREATE_ATTEMPTS: usize = 3;
+
+#[derive(Clone)]
+pub struct FsStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    public_url: String,
+    signing_key: Vec<u8>,
+}
+
+/// An object opened for the `/files` handler to stream.
+#[derive(Debug)]
+pub struct FsObject {
+    pub file: tokio::fs::File,
+    pub size: u64,
+    pub content_type: String,
+}
+
+impl FsStore {
+    pub fn new(settings: FsSettings) -> Result<Self, StorageError> {
+        if settings.signing_key.is_empty() {
+            return Err(StorageError::Other("fs signing key is empty".into()));
+        }
+        std::fs::create_dir_all(&settings.dir).map_err(|e| {
+            StorageError::Other(format!("creating {}: {e}", settings.dir.display()))
+        })?;
+        Ok(FsStore {
+            inner: Arc::new(Inner {
+                dir: settings.dir,
+                public_url: settings.public_url.trim_end_matches('/').to_owned(),
+                signing_key: settings.signing_key,
+            }),
+        })
+    }
+
+    /// The directory objects live under.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Checks a `/files/{key}` request: the URL has not expired at
+    /// `now_unix` and its signature is ours (compared in constant time).
+    pub fn verify(&self, key_path: &str, expires: i64, sig: &str, now_unix: i64) -> bool {
+        if now_unix > expires {
+            return false;
+        }
+        let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
+            return false;
+        };
+        self.mac(key_path, expires).verify_slice(&sig).is_ok()
+    }
+
+    /// [`verify`](Self::verify) plus key parsing: the key to serve, or `None`
+    /// when the request must be refused. Only canonical key paths parse, so a
+    /// signature can never open anything outside the store.
+    pub fn authorize(
+        &self,
+        key_path: &str,
+        expires: i64,
+        sig: &str,
+        now_unix: i64,
+    ) -> Option<StorageKey> {
+        let key = StorageKey::parse(key_path)?;
+        self.verify(key_path, expires, sig, now_unix).then_some(key)
+    }
+
+    pub async fn open(&self, key: &StorageKey) -> Result<FsObject, StorageError> {
+        let path = self.path(key)?;
+        let file = tokio::fs::File::open(&path).await.map_err(io_error)?;
+        let size = file.metadata().await.map_err(io_error)?.len();
+        let content_type = match tokio::fs::read_to_string(content_type_path(&path)).await {
+            Ok(content_type) => content_type,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => DEFAULT_CONTENT_TYPE.to_owned(),
+            Err(e) => return Err(io_error(e)),
+        };
+        Ok(FsObject {
+            file,
+            size,
+            content_type,
+        })
+    }
+
+    pub(super) async fn put_file(
+        &self,
+        key: &StorageKey,
+        src: &Path,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        let dest = self.path(key)?;
+        let src = src.to_owned();
+        let content_type = content_type.to_owned();
+        blocking(move || {
+            let mut source = std::fs::File::open(&src)?;
+            write_object(&dest, &content_type, |file| {
+                io::copy(&mut source, file).map(drop)
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn put_bytes(
+        &self,
+        key: &StorageKey,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        let dest = self.path(key)?;
+        let content_type = content_type.to_owned();
+        blocking(move || write_object(&dest, &content_type, |file| file.write_all(&bytes))).await
+    }
+
+    pub(super) async fn get(&self, key: &StorageKey) -> Result<Bytes, StorageError> {
+        let path = self.path(key)?;
+        tokio::fs::read(&path)
+            .await
+            .map(Bytes::from)
+            .map_err(io_error)
+    }
+
+    pub(super) async fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
+        let path = self.path(key)?;
+        remove_if_present(&path).await?;
+        remove_if_present(&content_type_path(&path)).await?;
+        if let StorageKey::Thumbnail { .. } = key
+            && let Some(dir) = path.parent()
+        {
+            // Keeps thumbnails/ from filling up with empty per-image folders;
+            // fails harmlessly while other thumbnails remain.
+            let _ = tokio::fs::remove_dir(dir).await;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn exists(&self, key: &StorageKey) -> Result<bool, StorageError> {
+        let path = self.path(key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) => Ok(meta.is_file()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    pub(super) fn presign_get(
+        &self,
+        key: &StorageKey,
+        window: PresignWindow,
+    ) -> Result<String, StorageError> {
+        self.path(key)?;
+        let key_path = key.as_path();
+        let expires = i64::try_from(window.expires_at)
+            .map_err(|_| StorageError::Other("expiry out of range".into()))?;
+        let sig = URL_SAFE_NO_PAD.encode(self.mac(&key_path, expires).finalize().into_bytes());
+        Ok(format!(
+            "{}/files/{key_path}?expires={expires}&sig={sig}",
+            self.inner.public_url
+        ))
+    }
+
+    pub(super) async fn check(&self) -> Result<(), StorageError> {
+        let probe = self
+            .inner
+            .dir
+            .join(format!(".readyz-{}.tmp", Uuid::now_v7()));
+        blocking(move || {
+            let result = std::fs::File::create_new(&probe).and_then(|mut f| f.write_all(b"ok"));
+            let removed = std::fs::remove_file(&probe);
+            result.and(removed)
+        })
+        .await
+        .map_err(|e| match e {
+            StorageError::NotFound => StorageError::Unavailable("storage dir is missing".into()),
+            StorageError::Other(msg) => StorageError::Unavailable(msg),
+            e @ StorageError::Unavailable(_) => e,
+        })
+    }
+
+    /// The file for a key. Keys that `StorageKey::parse` would not give back
+    /// are refused, so no key reaches outside the directory.
+    fn path(&self, key: &StorageKey) -> Result<PathBuf, StorageError> {
+        if !key.is_canonical() {
+            return Err(StorageError::Other(format!("invalid storage key {key:?}")));
+        }
+        Ok(self.inner.dir.join(key.as_path()))
+    }
+
+    fn mac(&self, key_path: &str, expires: i64) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.inner.signing_key)
+            .expect("HMAC accepts keys of any length");
+        mac.update(key_path.as_bytes());
+        mac.update(b"\n");
+        mac.update(expires.to_string().as_bytes());
+        mac
+    }
+}
+
+fn content_type_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(CONTENT_TYPE_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// Writes the content type, then the object, each atomically.
+fn write_object(
+    dest: &Path,
+    content_type: &str,
+    fill: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
+) -> io::Result<()> {
+    write_atomically(&content_type_path(dest), |f| {
+        f.write_all(content_type.as_bytes())
+    })?;
+    write_atomically(dest, fill)
+}
+
+/// Fills a temporary file next to `dest`, fsyncs it, renames it over `dest`
+/// and fsyncs the directory, so the object survives a crash once this returns.
+fn write_atomically(
+    dest: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
+) -> io::Result<()> {
+    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return Err(io::Error::other("object path has no parent"));
+    };
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        Uuid::now_v7()
+    ));
+    let mut file = create_in_dir(dir, &tmp)?;
+    let written = fill(&mut file)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, dest));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Creates `dir` and a new file in it; retries when a concurrent delete
+/// removed the (then empty) directory in between.
+fn create_in_dir(dir: &Path, file: &Path) -> io::Result<std::fs::File> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        std::fs::create_dir_all(dir)?;
+        match std::fs::File::create_new(file) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < CREATE_ATTEMPTS => {}
+            result => return result,
+        }
+    }
+}
+
+async fn remove_if_present(path: &Path) -> Result<(), StorageError> {
+    match tokio::fs::remove_file(path).await {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error(e)),
+        _ => Ok(()),
+    }
+}
+
+async fn blocking(f: impl FnOnce() -> io::Result<()> + Send + 'static) -> Result<(), StorageError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::Other(format!("storage task failed: {e}")))?
+        .map_err(io_error)
+}
+
+fn io_error(e: io::Error) -> StorageError {
+    match e.kind() {
+        io::ErrorKind::NotFound => StorageError::NotFound,
+        _ => StorageError::Other(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+mod tests {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::storage::Storage;
+
+    struct TestFs {
+        storage: Storage,
+        _dir: tempfile::TempDir,
+    }
+
+    fn test_fs() -> TestFs {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::fs(FsSettings {
+            dir: dir.path().join("objects"),
+            public_url: "http://127.0.0.1:8080/".into(),
+            signing_key: b"test signing key".to_vec(),
+        })
+        .unwrap();
+        TestFs { storage, _dir: dir }
+    }
+
+    impl TestFs {
+        fn store(&self) -> &FsStore {
+            self.storage.as_fs().unwrap()
+        }
+    }
+
+    fn thumb() -> StorageKey {
+        StorageKey::thumbnail(Uuid::now_v7(), 200, "jpg")
+    }
+
+    /// Splits a file URL into what the `/files` handler receives.
+    fn parse_url(url: &str) -> (String, i64, String) {
+        let rest = url.strip_prefix("http://127.0.0.1:8080/files/").unwrap();
+        let (path, query) = rest.split_once('?').unwrap();
+        let (expires, sig) = query.split_once('&').unwrap();
+        let expires = expires.strip_prefix("expires=").unwrap().parse().unwrap();
+        let sig = sig.strip_prefix("sig=").unwrap().to_owned();
+        (path.to_owned(), expires, sig)
+    }
+
+    fn unix(t: SystemTime) -> i64 {
+        t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    }
+
+    #[tokio::test]
+    async fn put_get_delete_round_trip() {
+        let fs = test_fs();
+        let key = thumb();
+        fs.storage
+            .put_bytes(&key, Bytes::from_static(b"thumb"), "image/jpeg")
+            .await
+            .unwrap();
+        assert!(fs.storage.exists(&key).await.unwrap());
+        assert_eq!(fs.storage.get(&key).await.unwrap(), &b"thumb"[..]);
+
+        let mut object = fs.store().open(&key).await.unwrap();
+        assert_eq!(object.size, 5);
+        assert_eq!(object.content_type, "image/jpeg");
+        let mut read = Vec::new();
+        object.file.read_to_end(&mut read).await.unwrap();
+        assert_eq!(read, b"thumb");
+
+        fs.storage.delete(&key).await.unwrap();
+        assert!(!fs.storage.exists(&key).await.unwrap());
+        assert!(matches!(
+            fs.storage.get(&key).await,
+            Err(StorageError::NotFound)
+        ));
+        assert!(matches!(
+            fs.store().open(&key).await,
+            Err(StorageError::NotFound)
+        ));
+        // The per-image folder goes with its last thumbnail.
+        let image_dir = fs
+            .store()
+            .dir()
+            .join(format!("thumbnails/{}", key.image_id()));
+        assert!(!image_dir.exists());
+    }
+
+    #[tokio::test]
+    async fn delete_of_absent_object_is_ok_and_get_is_not_found() {
+        let fs = test_fs();
+        let key = StorageKey::original(Uuid::now_v7());
+        fs.storage.delete(&key).await.unwrap();
+        assert!(matches!(
+            fs.storage.get(&key).await,
+            Err(StorageError::NotFound)
+        ));
+        assert!(!fs.storage.exists(&key).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn put_file_copies_the_file_and_leaves_no_temporary_files() {
+        let fs = test_fs();
+        let key = StorageKey::original(Uuid::now_v7());
+        let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let src = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(src.path(), &content).unwrap();
+
+        fs.storage
+            .put_file(&key, src.path(), "image/png")
+            .await
+            .unwrap();
+        // Overwriting replaces the object.
+        fs.storage
+            .put_file(&key, src.path(), "image/png")
+            .await
+            .unwrap();
+
+        assert_eq!(fs.storage.get(&key).await.unwrap(), content);
+        let names: Vec<_> = std::fs::read_dir(fs.store().dir().join("originals"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        let id = key.image_id();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.contains(&id.to_string()));
+        assert!(names.contains(&format!("{id}.content-type")));
+    }
+
+    #[tokio::test]
+    async fn put_file_of_missing_source_fails_without_creating_the_object() {
+        let fs = test_fs();
+        let key = StorageKey::original(Uuid::now_v7());
+        let missing = fs.store().dir().join("no-such-file");
+        assert!(
+            fs.storage
+                .put_file(&key, &missing, "image/png")
+                .await
+                .is_err()
+        );
+        assert!(!fs.storage.exists(&key).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn presigned_url_verifies_and_is_stable() {
+        let fs = test_fs();
+        let key = thumb();
+        let lifetime = Duration::from_secs(3600);
+        let now = SystemTime::now();
+        let url = fs
+            .storage
+            .presign_get_at(&key, lifetime, now)
+            .await
+            .unwrap();
+        let again = fs
+            .storage
+            .presign_get_at(&key, lifetime, now)
+            .await
+            .unwrap();
+        assert_eq!(url, again);
+        assert_eq!(url, fs.storage.presign_get(&key, lifetime).await.unwrap());
+
+        let (path, expires, sig) = parse_url(&url);
+        assert_eq!(path, key.as_path());
+        assert!(expires - unix(now) >= 3600 && expires - unix(now) <= 4500);
+        assert!(fs.store().verify(&path, expires, &sig, unix(now)));
+        assert_eq!(
+            fs.store().authorize(&path, expires, &sig, unix(now)),
+            Some(key)
+        );
+    }
+
+    #[tokio::test]
+    async fn tampered_or_expired_urls_are_refused() {
+        let fs = test_fs();
+        let key = thumb();
+        let now = SystemTime::now();
+        let url = fs
+            .storage
+            .presign_get_at(&key, Duration::from_secs(60), now)
+            .await
+            .unwrap();
+        let (path, expires, sig) = parse_url(&url);
+        let store = fs.store();
+        let now = unix(now);
+
+        assert!(
+            !store.verify(&path, expires + 3600, &sig, now),
+            "longer expiry"
+        );
+        let other = thumb().as_path();
+        assert!(!store.verify(&other, expires, &sig, now), "other key");
+        let mut flipped = sig.clone().into_bytes();
+        flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        assert!(
+            !store.verify(&path, expires, &flipped, now),
+            "changed signature"
+        );
+        assert!(
+            !store.verify(&path, expires, &sig[..10], now),
+            "short signature"
+        );
+        assert!(!store.verify(&path, expires, "", now), "no signature");
+        assert!(!store.verify(&path, expires, "not base64!", now), "garbage");
+
+        assert!(
+            store.verify(&path, expires, &sig, expires),
+            "valid until expiry"
+        );
+        assert!(!store.verify(&path, expires, &sig, expires + 1), "expired");
+
+        // A URL signed with another key is refused.
+        let other_store = FsStore::new(FsSettings {
+            dir: store.dir().to_owned(),
+            public_url: "http://127.0.0.1:8080".into(),
+            signing_key: b"another key".to_vec(),
+        })
+        .unwrap();
+        assert!(!other_store.verify(&path, expires, &sig, now));
+    }
+
+    #[tokio::test]
+    async fn traversal_keys_are_refused() {
+        let fs = test_fs();
+        let store = fs.store();
+        // Even a correctly signed traversal path does not authorize anything.
+        let evil = "originals/../../../etc/passwd";
+        let expires = unix(SystemTime::now()) + 60;
+        let sig = URL_SAFE_NO_PAD.encode(store.mac(evil, expires).finalize().into_bytes());
+        assert!(store.verify(evil, expires, &sig, expires - 1));
+        assert_eq!(store.authorize(evil, expires, &sig, expires - 1), None);
+
+        // Hand-built keys with a path in the extension never reach the disk.
+        let bad = StorageKey::thumbnail(Uuid::now_v7(), 200, "/../../../../x");
+        let put = fs
+            .storage
+            .put_bytes(&bad, Bytes::from_static(b"x"), "text/plain");
+        assert!(matches!(put.await, Err(StorageError::Other(_))));
+        assert!(matches!(
+            fs.storage.get(&bad).await,
+            Err(StorageError::Other(_))
+        ));
+        assert!(matches!(
+            fs.storage.delete(&bad).await,
+            Err(StorageError::Other(_))
+        ));
+        assert!(
+            fs.storage
+                .presign_get(&bad, Duration::from_secs(60))
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn check_reports_a_missing_directory() {
+        let fs = test_fs();
+        fs.storage.check().await.unwrap();
+        std::fs::remove_dir_all(fs.store().dir()).unwrap();
+        assert!(matches!(
+            fs.storage.check().await,
+            Err(StorageError::Unavailable(_))
+        ));
+        assert_eq!(fs.storage.backend_name(), "fs");
+    }
+}

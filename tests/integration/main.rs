@@ -1,0 +1,8 @@
+//! Integration tests: one binary, real Postgres, the real HTTP server.
+
+mod support;
+
+mod auth;
+mod cli;
+mod health;
+mod schema;
