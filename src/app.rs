@@ -19,6 +19,9 @@ pub struct App {
     pub storage: Storage,
     pub tokens: TokenKeys,
     pub clock: Clock,
+    /// Bounds CPU-heavy work (decoding, resizing) to the number of cores so
+    /// that the async runtime stays responsive.
+    cpu: tokio::sync::Semaphore,
 }
 
 impl App {
@@ -53,7 +56,19 @@ impl App {
             storage,
             tokens,
             clock,
+            cpu: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
         }))
+    }
+
+    /// Runs CPU-heavy work on the blocking pool, at most one task per core.
+    pub async fn run_cpu<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _permit = self.cpu.acquire().await?;
+        Ok(tokio::task::spawn_blocking(f).await?)
     }
 
     /// A pooled database connection.

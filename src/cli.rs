@@ -6,13 +6,18 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
-use uuid::Uuid;
 
+use crate::admin::UserSpec;
 use crate::app::App;
-use crate::auth::{hash_password, normalize_username, password, valid_username};
+use crate::auth::normalize_username;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::models::{NewUser, Plan, User};
+use crate::db::models::{Plan, User};
+use crate::error::AppError;
+use crate::jobs::WorkerPool;
+
+/// How long in-flight requests and jobs get to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -33,6 +38,8 @@ pub enum Command {
         #[arg(long)]
         no_workers: bool,
     },
+    /// Run thumbnail workers only (no HTTP server), to scale out.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create an administrator. The password is read from stdin or a prompt.
@@ -46,11 +53,30 @@ pub enum Command {
         #[arg(long)]
         plan: Option<String>,
     },
+    /// Create a user. The password is read from stdin or a prompt.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The plan's name (default: Basic).
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// Assign a plan to a user; the thumbnails it grants are made in the background.
+    SetPlan {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        plan: String,
+    },
     /// Print the GraphQL schema (SDL) to stdout.
     PrintSchema,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let is_admin = matches!(cli.command, Command::CreateAdmin { .. });
     match cli.command {
         Command::PrintSchema => {
             print!("{}", crate::graphql::sdl());
@@ -62,7 +88,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { no_workers } => serve(load_config()?, no_workers).await,
+        Command::Worker => worker(load_config()?).await,
         Command::CreateAdmin {
+            username,
+            password_stdin,
+            plan,
+        }
+        | Command::CreateUser {
             username,
             password_stdin,
             plan,
@@ -71,8 +103,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             prepare_database(&config).await?;
             let password = read_password(password_stdin)?;
             let app = App::new(config, Clock::default()).await?;
-            let user = create_user(&app, &username, &password, true, plan.as_deref()).await?;
-            println!("created administrator {} ({})", user.username, user.id);
+            let user = create_user(&app, &username, &password, is_admin, plan.as_deref()).await?;
+            let what = if is_admin { "administrator" } else { "user" };
+            println!("created {what} {} ({})", user.username, user.id);
+            Ok(())
+        }
+        Command::SetPlan { username, plan } => {
+            let config = load_config()?;
+            prepare_database(&config).await?;
+            let app = App::new(config, Clock::default()).await?;
+            let (user, plan) = {
+                let mut conn = app.db().await.map_err(cli_error)?;
+                let user = User::find_by_username(&mut conn, &normalize_username(&username))
+                    .await?
+                    .with_context(|| format!("no user named {username:?}"))?;
+                let plan = Plan::find_by_name(&mut conn, &plan)
+                    .await?
+                    .with_context(|| format!("no plan named {plan:?}"))?;
+                (user, plan)
+            };
+            crate::admin::set_user_plan(&app, user.id, Some(plan.id))
+                .await
+                .map_err(cli_error)?;
+            println!("{} now has the {} plan", user.username, plan.name);
             Ok(())
         }
     }
@@ -121,14 +174,29 @@ async fn serve(config: Config, no_workers: bool) -> anyhow::Result<()> {
         storage = app.storage.backend_name(),
         "serving GraphQL at /graphql"
     );
-    let _ = no_workers;
+    let workers = (!no_workers && app.config.workers > 0)
+        .then(|| WorkerPool::start(app.clone(), app.config.workers));
     crate::http::serve(
         listener,
         crate::http::router(app.clone()),
         shutdown_signal(),
-        Duration::from_secs(30),
+        SHUTDOWN_GRACE,
     )
     .await?;
+    if let Some(pool) = workers {
+        pool.shutdown(SHUTDOWN_GRACE).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    prepare_database(&config).await?;
+    let app = App::new(config, Clock::default()).await?;
+    let count = app.config.workers.max(1);
+    let pool = WorkerPool::start(app, count);
+    shutdown_signal().await;
+    pool.shutdown(SHUTDOWN_GRACE).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -173,15 +241,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
         }
         first
     };
-    if password.chars().count() < password::MIN_PASSWORD_LEN {
-        bail!(
-            "the password must have at least {} characters",
-            password::MIN_PASSWORD_LEN
-        );
-    }
-    if password.len() > password::MAX_PASSWORD_LEN {
-        bail!("the password is too long");
-    }
+    crate::admin::check_password(&password).map_err(cli_error)?;
     Ok(password)
 }
 
@@ -193,33 +253,33 @@ pub async fn create_user(
     is_admin: bool,
     plan: Option<&str>,
 ) -> anyhow::Result<User> {
-    let username = normalize_username(username);
-    if !valid_username(&username) {
-        bail!(
-            "invalid username {username:?}: use 1-64 of a-z 0-9 _ . @ -, starting with a letter or digit"
-        );
+    let plan_id = match plan {
+        Some(name) => {
+            let mut conn = app.db().await.map_err(cli_error)?;
+            let plan = Plan::find_by_name(&mut conn, name)
+                .await?
+                .with_context(|| format!("no plan named {name:?}"))?;
+            Some(plan.id)
+        }
+        None => None,
+    };
+    crate::admin::create_user(
+        app,
+        UserSpec {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            is_admin,
+            plan_id,
+        },
+    )
+    .await
+    .map_err(cli_error)
+}
+
+/// An application error as the CLI reports it.
+fn cli_error(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Internal(inner) => anyhow::anyhow!("{inner:#}"),
+        other => anyhow::anyhow!("{}", other.message()),
     }
-    let mut conn = app.db().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let plan_name = plan.unwrap_or("Basic");
-    let plan = Plan::find_by_name(&mut conn, plan_name)
-        .await?
-        .with_context(|| format!("no plan named {plan_name:?}"))?;
-    if User::find_by_username(&mut conn, &username)
-        .await?
-        .is_some()
-    {
-        bail!("a user named {username:?} already exists");
-    }
-    let password = password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
-    let user = NewUser {
-        id: Uuid::now_v7(),
-        username: &username,
-        password_hash: &hash,
-        is_admin,
-        plan_id: Some(plan.id),
-    }
-    .insert(&mut conn)
-    .await?;
-    Ok(user)
 }

@@ -1,6 +1,7 @@
 //! image-vault: a GraphQL server for images, with object storage and a
 //! Postgres-backed thumbnail worker pool.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -11,5 +12,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod imaging;
+pub mod jobs;
 pub mod storage;
 pub mod telemetry;
+pub mod upload;

@@ -98,9 +98,10 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_queued_idx ON jobs (run_at) WHERE status = 'queued';
 CREATE INDEX jobs_running_idx ON jobs (locked_until) WHERE status = 'running';
--- At most one pending job per dedupe key (the scheduled sweeper, backfills).
+-- At most one waiting job per dedupe key (sweeper, backfills, thumbnails).
+-- A running job does not count: it may have read state that changed since.
 CREATE UNIQUE INDEX jobs_dedupe_idx ON jobs (dedupe_key)
-    WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running');
+    WHERE dedupe_key IS NOT NULL AND status = 'queued';
 
 -- Wake idle workers when a job is enqueued (delivered at commit).
 CREATE FUNCTION jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$

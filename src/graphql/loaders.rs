@@ -7,7 +7,7 @@ use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::db::models::Plan;
+use crate::db::models::{Plan, Thumbnail};
 
 pub struct PlanLoader {
     app: Arc<App>,
@@ -34,5 +34,38 @@ impl Loader<Uuid> for PlanLoader {
             .await
             .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
         Ok(plans.into_iter().map(|p| (p.id, p)).collect())
+    }
+}
+
+/// All thumbnail rows of the images on a page, in one query.
+pub struct ThumbnailLoader {
+    app: Arc<App>,
+}
+
+impl ThumbnailLoader {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+}
+
+impl Loader<Uuid> for ThumbnailLoader {
+    type Value = Vec<Thumbnail>;
+    type Error = Arc<anyhow::Error>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Thumbnail>>, Self::Error> {
+        let mut conn = self
+            .app
+            .db
+            .get()
+            .await
+            .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
+        let rows = Thumbnail::for_images(&mut conn, keys)
+            .await
+            .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
+        let mut map: HashMap<Uuid, Vec<Thumbnail>> = HashMap::new();
+        for row in rows {
+            map.entry(row.image_id).or_default().push(row);
+        }
+        Ok(map)
     }
 }

@@ -2,6 +2,7 @@
 //! guards and data loaders.
 
 pub mod context;
+pub mod cursor;
 pub mod guards;
 pub mod loaders;
 pub mod mutation;
@@ -40,6 +41,10 @@ pub fn build_schema(app: Arc<App>) -> AppSchema {
     builder
         .data(DataLoader::new(
             loaders::PlanLoader::new(app.clone()),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            loaders::ThumbnailLoader::new(app.clone()),
             tokio::spawn,
         ))
         .data(app)

@@ -1,5 +1,6 @@
 //! The axum router: `/graphql`, the playground, `/files`, health.
 
+mod files;
 mod graphql;
 mod health;
 
@@ -34,6 +35,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/graphql",
             get(graphql::playground).post(graphql::graphql_handler),
         )
+        .route("/files/{*key}", get(files::get_file))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

@@ -89,12 +89,20 @@ pub(crate) mod tests {
     /// A minimal TIFF block with one IFD0 entry holding the orientation.
     pub(crate) fn exif_block(big_endian: bool, orientation: u16) -> Vec<u8> {
         let mut v = EXIF_PREFIX.to_vec();
-        let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = if big_endian {
-            v.extend_from_slice(b"MM\0*");
-            (u16::to_be_bytes, u32::to_be_bytes)
-        } else {
-            v.extend_from_slice(b"II*\0");
-            (u16::to_le_bytes, u32::to_le_bytes)
+        v.extend_from_slice(if big_endian { b"MM\0*" } else { b"II*\0" });
+        let u16b = |n: u16| {
+            if big_endian {
+                n.to_be_bytes()
+            } else {
+                n.to_le_bytes()
+            }
+        };
+        let u32b = |n: u32| {
+            if big_endian {
+                n.to_be_bytes()
+            } else {
+                n.to_le_bytes()
+            }
         };
         v.extend_from_slice(&u32b(8));
         v.extend_from_slice(&u16b(1));

@@ -86,8 +86,8 @@ fn inspect_jpeg<R: Read + Seek>(
     let scan_start = loop {
         let marker = next_marker(r)?;
         match marker {
-            0xD8 => return Err(malformed("a second start-of-image marker")),
-            0xD9 => return Err(malformed("the image ends before its first scan")),
+            0xD8 => return Err(malformed("a second JPEG start-of-image marker")),
+            0xD9 => return Err(malformed("the JPEG ends before its first scan")),
             // Standalone markers carry no length.
             0x01 | 0xD0..=0xD7 => continue,
             _ => {}
@@ -95,11 +95,11 @@ fn inspect_jpeg<R: Read + Seek>(
         let length = u16::from_be_bytes(read_array(r)?);
         let payload = length
             .checked_sub(2)
-            .ok_or_else(|| malformed("a segment length below 2"))?;
+            .ok_or_else(|| malformed("a JPEG segment length below 2"))?;
         match marker {
             0xDA => {
                 if frame.is_none() {
-                    return Err(malformed("a scan before the frame header"));
+                    return Err(malformed("a JPEG scan before the frame header"));
                 }
                 skip(r, payload.into())?;
                 let position = r.stream_position().map_err(read_error)?;
@@ -108,7 +108,7 @@ fn inspect_jpeg<R: Read + Seek>(
             // SOFn; C4 (DHT), C8 (JPG) and CC (DAC) share the range.
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
                 if frame.is_some() {
-                    return Err(malformed("more than one frame header"));
+                    return Err(malformed("more than one JPEG frame header"));
                 }
                 let sof = read_vec(r, payload.into())?;
                 frame = Some(parse_sof(marker, &sof, max_pixels)?);
@@ -123,7 +123,7 @@ fn inspect_jpeg<R: Read + Seek>(
             _ => skip(r, payload.into())?,
         }
     };
-    let (width, height) = frame.ok_or_else(|| malformed("no frame header"))?;
+    let (width, height) = frame.ok_or_else(|| malformed("no JPEG frame header"))?;
     // Entropy-coded data cannot contain FF D9 (FF is stuffed as FF 00), so an
     // FF D9 after the scan start is the EOI marker.
     let tail = read_tail(r, start, TAIL_WINDOW, scan_start)?;
@@ -141,17 +141,17 @@ fn inspect_jpeg<R: Read + Seek>(
 /// Checks a frame header (SOFn payload) and returns its size.
 fn parse_sof(marker: u8, sof: &[u8], max_pixels: u64) -> Result<(u32, u32), ImagingError> {
     let [precision, h1, h0, w1, w0, components, ..] = *sof else {
-        return Err(malformed("a frame header too short"));
+        return Err(malformed("a JPEG frame header too short"));
     };
     if sof.len() != 6 + 3 * usize::from(components) {
         return Err(malformed(
-            "a frame header length not matching its components",
+            "a JPEG frame header length not matching its components",
         ));
     }
     let height = u32::from(u16::from_be_bytes([h1, h0]));
     let width = u32::from(u16::from_be_bytes([w1, w0]));
     if width == 0 {
-        return Err(malformed("a frame width of 0"));
+        return Err(malformed("a JPEG frame width of 0"));
     }
     if height == 0 {
         return Err(ImagingError::Unsupported(
@@ -206,7 +206,7 @@ fn inspect_png<R: Read + Seek>(
     // 13 bytes of data, then the CRC.
     let ihdr: [u8; 17] = read_array(r)?;
     if head != [0, 0, 0, 13, b'I', b'H', b'D', b'R'] {
-        return Err(malformed("the first chunk is not a valid IHDR"));
+        return Err(malformed("the first PNG chunk is not a valid IHDR"));
     }
     let [
         w0,
@@ -228,12 +228,12 @@ fn inspect_png<R: Read + Seek>(
         c3,
     ] = ihdr;
     if crc32(&[b"IHDR", &ihdr[..13]]) != u32::from_be_bytes([c0, c1, c2, c3]) {
-        return Err(malformed("a corrupt IHDR chunk (CRC mismatch)"));
+        return Err(malformed("a corrupt PNG IHDR chunk (CRC mismatch)"));
     }
     let width = u32::from_be_bytes([w0, w1, w2, w3]);
     let height = u32::from_be_bytes([h0, h1, h2, h3]);
     if width == 0 || height == 0 || width > PNG_MAX_DIMENSION || height > PNG_MAX_DIMENSION {
-        return Err(malformed("an IHDR size out of range"));
+        return Err(malformed("a PNG size out of range"));
     }
     let valid_depth = match color {
         0 => matches!(depth, 1 | 2 | 4 | 8 | 16),
@@ -242,7 +242,7 @@ fn inspect_png<R: Read + Seek>(
         _ => false,
     };
     if !valid_depth || compression != 0 || filter != 0 || interlace > 1 {
-        return Err(malformed("an invalid IHDR color type, bit depth or method"));
+        return Err(malformed("an invalid PNG color type, bit depth or method"));
     }
     check_pixels(width, height, max_pixels)?;
 
@@ -252,11 +252,11 @@ fn inspect_png<R: Read + Seek>(
         let [l0, l1, l2, l3, t0, t1, t2, t3] = read_array(r)?;
         let length = u32::from_be_bytes([l0, l1, l2, l3]);
         if length > PNG_MAX_DIMENSION {
-            return Err(malformed("a chunk length out of range"));
+            return Err(malformed("a PNG chunk length out of range"));
         }
         match &[t0, t1, t2, t3] {
             b"IDAT" => break,
-            b"IEND" => return Err(malformed("no image data")),
+            b"IEND" => return Err(malformed("no PNG image data")),
             b"eXIf" if orientation.is_none() && length <= MAX_EXIF_CHUNK => {
                 let data = read_vec(r, u64::from(length))?;
                 orientation = exif::orientation(&data);
@@ -361,5 +361,5 @@ fn read_error(e: io::Error) -> ImagingError {
 }
 
 fn malformed(what: &str) -> ImagingError {
-    ImagingError::Malformed(format!("the file has {what}"))
+    ImagingError::Malformed(what.to_owned())
 }

@@ -8,14 +8,6 @@
 mod fs;
 mod key;
 mod s3;
-#[cfg(test)]
-pub(crate) mod test_server;
-#[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-mod tests;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -5,4 +5,7 @@ mod support;
 mod auth;
 mod cli;
 mod health;
+mod jobs;
 mod schema;
+mod storage;
+mod upload;

@@ -75,6 +75,10 @@ impl Plan {
             .await
     }
 
+    pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+        diesel::delete(plans::table.find(id)).execute(conn).await
+    }
+
     /// Sorted heights, smallest first.
     pub fn heights(&self) -> Vec<u32> {
         let mut h: Vec<u32> = self
@@ -88,6 +92,14 @@ impl Plan {
 }
 
 impl NewPlan<'_> {
+    pub async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Plan> {
+        diesel::update(plans::table.find(id))
+            .set((self, plans::updated_at.eq(diesel::dsl::now)))
+            .returning(Plan::as_returning())
+            .get_result(conn)
+            .await
+    }
+
     pub async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<Plan> {
         diesel::insert_into(plans::table)
             .values((plans::id.eq(Uuid::now_v7()), self))

@@ -86,6 +86,17 @@ impl User {
         query.load(conn).await
     }
 
+    pub async fn ids_with_plan(
+        conn: &mut AsyncPgConnection,
+        plan_id: Uuid,
+    ) -> QueryResult<Vec<Uuid>> {
+        users::table
+            .filter(users::plan_id.eq(plan_id))
+            .select(users::id)
+            .load(conn)
+            .await
+    }
+
     pub async fn set_plan(
         conn: &mut AsyncPgConnection,
         id: Uuid,

@@ -1,8 +1,14 @@
 //! Mutation root, merged from one object per domain.
 
+mod admin;
 mod auth;
+mod image;
 
 use async_graphql::MergedObject;
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    image::ImageMutation,
+    admin::AdminMutation,
+);

@@ -1,9 +1,10 @@
 //! Query root, merged from one object per domain.
 
+mod image;
 mod plan;
 mod user;
 
 use async_graphql::MergedObject;
 
 #[derive(MergedObject, Default)]
-pub struct Query(user::UserQuery, plan::PlanQuery);
+pub struct Query(user::UserQuery, image::ImageQuery, plan::PlanQuery);

@@ -1,8 +1,10 @@
 //! GraphQL output and input types.
 
+mod image;
 mod plan;
 mod user;
 
+pub use image::{Grants, ImageObject, ThumbnailObject, ThumbnailStatus};
 pub use plan::PlanObject;
 pub use user::{AuthPayload, UserObject};
 

@@ -2,6 +2,8 @@
 //! on an ephemeral port, and a small GraphQL client.
 
 pub mod db;
+pub mod images;
+pub mod s3;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,13 +24,20 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub clock: Clock,
     server: tokio::task::JoinHandle<()>,
-    _storage_dir: tempfile::TempDir,
+    pub storage_dir: tempfile::TempDir,
     // Dropped last: the database goes after the server stops using it.
     pub db: TestDb,
 }
 
 pub struct TestAppBuilder {
     vars: HashMap<&'static str, String>,
+}
+
+/// Which storage backend a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Fs,
+    S3,
 }
 
 impl TestApp {
@@ -91,6 +100,109 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Uploads one file through the GraphQL multipart request spec and
+    /// returns the whole response (status, body).
+    pub async fn upload_raw(
+        &self,
+        token: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+        expires_in: Option<i32>,
+    ) -> (reqwest::StatusCode, Value) {
+        let operations = json!({
+            "query": format!("mutation($file: Upload!, $exp: Int) {{ uploadImage(file: $file, expiresIn: $exp) {{ {IMAGE_FIELDS} }} }}"),
+            "variables": { "file": null, "exp": expires_in },
+        });
+        let form = reqwest::multipart::Form::new()
+            .text("operations", operations.to_string())
+            .text("map", r#"{"0": ["variables.file"]}"#)
+            .part(
+                "0",
+                reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
+            );
+        let resp = self
+            .http
+            .post(format!("{}/graphql", self.base))
+            .bearer_auth(token)
+            .header("apollo-require-preflight", "true")
+            .multipart(form)
+            .send()
+            .await
+            .expect("send upload");
+        let status = resp.status();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Uploads and expects success; returns the image.
+    pub async fn upload(&self, token: &str, filename: &str, bytes: Vec<u8>) -> Value {
+        let (status, body) = self.upload_raw(token, filename, bytes, None).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "upload failed: {body:#}");
+        body["data"]["uploadImage"].clone()
+    }
+
+    /// Runs every due job in this task.
+    pub async fn run_jobs(&self) -> usize {
+        image_vault::jobs::run_until_idle(&self.app)
+            .await
+            .expect("run jobs")
+    }
+
+    /// Fetches one image through GraphQL.
+    pub async fn image(&self, token: &str, id: &str) -> Value {
+        let data = self
+            .gql_ok(
+                Some(token),
+                &format!("query($id: ID!) {{ image(id: $id) {{ {IMAGE_FIELDS} }} }}"),
+                json!({ "id": id }),
+            )
+            .await;
+        data["image"].clone()
+    }
+
+    /// GETs a URL and returns (status, bytes).
+    pub async fn download(&self, url: &str) -> (reqwest::StatusCode, Vec<u8>) {
+        let resp = self.http.get(url).send().await.expect("download");
+        let status = resp.status();
+        (status, resp.bytes().await.expect("body").to_vec())
+    }
+
+    /// Objects in the fs backend's directory, as keys.
+    pub fn fs_objects(&self) -> Vec<String> {
+        fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(root, &path, out);
+                } else if let Ok(rel) = path.strip_prefix(root) {
+                    let rel = rel.to_string_lossy().to_string();
+                    if !rel.ends_with(".content-type") {
+                        out.push(rel);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.storage_dir.path(), self.storage_dir.path(), &mut out);
+        out.sort();
+        out
+    }
+
+    /// How many rows a table has (to prove nothing was left behind).
+    pub async fn count(&self, table: &str) -> i64 {
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.app.db.get().await.expect("conn");
+        diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!("SELECT count(*) FROM {table}"))
+            .get_result(&mut conn)
+            .await
+            .expect("count")
+    }
+}
+
+pub const IMAGE_FIELDS: &str = "id filename contentType width height byteSize createdAt expiresAt originalUrl thumbnails { height width status url }";
+
 /// The `extensions.code` of the first error.
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
@@ -102,6 +214,19 @@ impl TestAppBuilder {
     #[allow(dead_code, reason = "used by later test modules")]
     pub fn var(mut self, key: &'static str, value: impl Into<String>) -> Self {
         self.vars.insert(key, value.into());
+        self
+    }
+
+    /// Stores objects in the given S3 server instead of local files.
+    pub fn s3(mut self, s3: &s3::TestS3) -> Self {
+        self.vars.insert("STORAGE", "s3".into());
+        self.vars.insert("S3_ENDPOINT", s3.endpoint.clone());
+        self.vars.insert("S3_REGION", s3.region.clone());
+        self.vars.insert("S3_BUCKET", s3.bucket.clone());
+        self.vars
+            .insert("S3_ACCESS_KEY_ID", s3.access_key_id.clone());
+        self.vars
+            .insert("S3_SECRET_ACCESS_KEY", s3.secret_access_key.clone());
         self
     }
 
@@ -139,7 +264,7 @@ impl TestAppBuilder {
             http: reqwest::Client::new(),
             clock,
             server,
-            _storage_dir: storage_dir,
+            storage_dir,
             db,
         }
     }

@@ -1,14 +1,24 @@
-//! Behaviour both backends share, and the S3 backend against a real S3 server
-//! (s3s over HTTP). fs-only details live in `fs.rs`.
+//! The storage backends through the public `Storage` API: behaviour both
+//! share, and the S3 backend against a real S3 server (the in-process s3s one,
+//! or an external S3 when `TEST_S3_*` are set; see `support::s3`). fs-only
+//! details and crate-private arithmetic are unit tests in `src/storage`.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use image_vault::storage::{FsSettings, S3Settings, Storage, StorageError, StorageKey};
+use tokio::net::TcpListener;
 use uuid::Uuid;
 
-use super::test_server::{TestS3, start_s3_server};
-use super::{FsSettings, Storage, StorageError, StorageKey};
+use crate::support::s3::{TestS3, start_s3_server};
 
 async fn s3_storage() -> (Storage, TestS3) {
     let server = start_s3_server().await;
@@ -133,7 +143,7 @@ async fn s3_put_file_above_8_mib_uses_multipart_and_cleans_up_parts() {
     assert!(etag.trim_matches('"').ends_with("-3"), "{etag}");
     assert_eq!(head.content_type(), Some("image/png"));
     assert_eq!(head.content_length(), Some(20 * 1024 * 1024));
-    assert_eq!(leftover_parts(server.root.path()), Vec::<String>::new());
+    assert_eq!(server.pending_uploads().await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -158,13 +168,99 @@ async fn s3_small_put_file_is_a_single_put() {
     assert_eq!(head.content_type(), Some("image/jpeg"));
 }
 
-/// Part files s3s-fs keeps for unfinished multipart uploads.
-pub(super) fn leftover_parts(root: &Path) -> Vec<String> {
-    std::fs::read_dir(root)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(".upload_id-"))
-        .collect()
+#[tokio::test]
+async fn s3_failed_multipart_upload_is_aborted() {
+    let server = start_s3_server().await;
+    let proxy = FailingPartProxy::start(server.endpoint.clone()).await;
+    let mut settings = server.s3_settings();
+    settings.endpoint = proxy.endpoint.clone();
+    let storage = Storage::s3(settings).await.unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), vec![7u8; 20 * 1024 * 1024]).unwrap();
+    let key = original();
+
+    // The second part is refused after the first part was uploaded.
+    let result = storage.put_file(&key, file.path(), "image/png").await;
+    assert!(matches!(result, Err(StorageError::Other(_))), "{result:?}");
+    assert_eq!(server.pending_uploads().await, Vec::<String>::new());
+    let head = server
+        .client()
+        .head_object()
+        .bucket(&server.bucket)
+        .key(key.as_path())
+        .send()
+        .await;
+    assert!(head.is_err(), "no object may appear");
+}
+
+/// An HTTP proxy in front of an S3 server that forwards every request as it
+/// is (Host header included, so SigV4 signatures still hold) except
+/// UploadPart of part 2, which it refuses with a 400 as S3 refuses a bad
+/// request: a multipart upload that fails halfway.
+struct FailingPartProxy {
+    endpoint: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl FailingPartProxy {
+    async fn start(upstream: String) -> FailingPartProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let http = reqwest::Client::new();
+        let router = axum::Router::new().fallback(move |request: Request| {
+            let (http, upstream) = (http.clone(), upstream.clone());
+            async move { forward_unless_part_2(&http, &upstream, request).await }
+        });
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        FailingPartProxy { endpoint, server }
+    }
+}
+
+impl Drop for FailingPartProxy {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn forward_unless_part_2(
+    http: &reqwest::Client,
+    upstream: &str,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let is_part_2 = parts
+        .uri
+        .query()
+        .is_some_and(|query| query.split('&').any(|param| param == "partNumber=2"));
+    if parts.method == Method::PUT && is_part_2 {
+        let error = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+            <Error><Code>InvalidRequest</Code><Message>refused by the test proxy</Message></Error>";
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/xml")],
+            error,
+        )
+            .into_response();
+    }
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let upstream_response = http
+        .request(parts.method, format!("{upstream}{path_and_query}"))
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let mut response = Response::builder().status(upstream_response.status());
+    for (name, value) in upstream_response.headers() {
+        if name != header::TRANSFER_ENCODING && name != header::CONNECTION {
+            response = response.header(name, value);
+        }
+    }
+    let body = upstream_response.bytes().await.unwrap();
+    response.body(Body::from(body)).unwrap()
 }
 
 #[tokio::test]
@@ -271,6 +367,10 @@ fn flip_last_char_of_param(url: &str, name: &str) -> String {
 #[tokio::test]
 async fn s3_outage_is_reported_quickly_as_unavailable() {
     let (storage, mut server) = s3_storage().await;
+    if !server.can_stop() {
+        eprintln!("skipped for external S3: it cannot be stopped");
+        return;
+    }
     let key = thumbnail();
     storage
         .put_bytes(&key, Bytes::from_static(b"before"), "image/jpeg")
@@ -309,11 +409,42 @@ async fn s3_outage_is_reported_quickly_as_unavailable() {
     assert_eq!(storage.get(&key).await.unwrap(), &b"before"[..]);
 }
 
+/// `CHECK_TIMEOUT` in `src/storage/s3.rs`: how long `check` waits for an
+/// answer.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn s3_check_fails_fast_when_the_store_never_answers() {
+    // Accepts connections (the kernel does) but never reads or replies.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let storage = Storage::s3(S3Settings {
+        endpoint: endpoint.clone(),
+        public_endpoint: endpoint,
+        region: "us-east-1".into(),
+        bucket: "image-vault-test".into(),
+        access_key_id: "test-access-key".into(),
+        secret_access_key: "test-secret-key".into(),
+    })
+    .await
+    .unwrap();
+
+    let started = Instant::now();
+    let checked = storage.check().await;
+    assert!(
+        matches!(checked, Err(StorageError::Unavailable(_))),
+        "{checked:?}"
+    );
+    assert!(started.elapsed() < CHECK_TIMEOUT + Duration::from_secs(2));
+    drop(listener);
+}
+
 #[tokio::test]
 async fn s3_missing_bucket_fails_check_and_wrong_keys_are_refused() {
     let server = start_s3_server().await;
     let mut settings = server.s3_settings();
-    settings.bucket = "no-such-bucket".into();
+    // Unique, so that it cannot exist on a shared external S3 either.
+    settings.bucket = format!("no-such-bucket-{:016x}", rand::random::<u64>());
     let storage = Storage::s3(settings).await.unwrap();
     let checked = storage.check().await;
     assert!(

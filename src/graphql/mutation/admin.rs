@@ -1,0 +1,108 @@
+use async_graphql::{Context, ID, InputObject, Object};
+
+use crate::admin::{self, PlanSpec, UserSpec};
+use crate::error::AppResult;
+use crate::graphql::context::ContextExt;
+use crate::graphql::guards::Role;
+use crate::graphql::types::{PlanObject, UserObject, parse_id};
+
+/// A plan's definition.
+#[derive(InputObject)]
+pub struct PlanInput {
+    /// Unique regardless of case, 1 to 64 characters.
+    pub name: String,
+    /// Distinct heights in 16..=4096, at most 10.
+    pub thumbnail_heights: Vec<i32>,
+    #[graphql(default)]
+    pub original_link: bool,
+    #[graphql(default)]
+    pub expiring_links: bool,
+}
+
+impl From<PlanInput> for PlanSpec {
+    fn from(i: PlanInput) -> Self {
+        PlanSpec {
+            name: i.name,
+            thumbnail_heights: i.thumbnail_heights,
+            original_link: i.original_link,
+            expiring_links: i.expiring_links,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub username: String,
+    /// At least 8 characters.
+    #[graphql(secret)]
+    pub password: String,
+    #[graphql(default)]
+    pub is_admin: bool,
+    /// Defaults to the Basic plan.
+    pub plan_id: Option<ID>,
+}
+
+#[derive(Default)]
+pub struct AdminMutation;
+
+#[Object]
+impl AdminMutation {
+    #[graphql(guard = "Role::Admin")]
+    async fn create_plan(&self, ctx: &Context<'_>, input: PlanInput) -> AppResult<PlanObject> {
+        let plan = admin::create_plan(ctx.app(), input.into()).await?;
+        Ok((&plan).into())
+    }
+
+    /// Changing the heights makes the new ones for every holder's images.
+    #[graphql(guard = "Role::Admin")]
+    async fn update_plan(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: PlanInput,
+    ) -> AppResult<PlanObject> {
+        let plan = admin::update_plan(ctx.app(), parse_id(&id)?, input.into()).await?;
+        Ok((&plan).into())
+    }
+
+    /// Refused while users hold the plan.
+    #[graphql(guard = "Role::Admin")]
+    async fn delete_plan(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+        admin::delete_plan(ctx.app(), parse_id(&id)?).await?;
+        Ok(true)
+    }
+
+    #[graphql(guard = "Role::Admin")]
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> AppResult<UserObject> {
+        let plan_id = input.plan_id.as_ref().map(parse_id).transpose()?;
+        let user = admin::create_user(
+            ctx.app(),
+            UserSpec {
+                username: input.username,
+                password: input.password,
+                is_admin: input.is_admin,
+                plan_id,
+            },
+        )
+        .await?;
+        Ok(UserObject { user, plan: None })
+    }
+
+    /// Assigns a plan (null: none). The thumbnails it grants are made for the
+    /// user's existing images in the background.
+    #[graphql(guard = "Role::Admin")]
+    async fn set_user_plan(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        plan_id: Option<ID>,
+    ) -> AppResult<UserObject> {
+        let plan_id = plan_id.as_ref().map(parse_id).transpose()?;
+        let user = admin::set_user_plan(ctx.app(), parse_id(&user_id)?, plan_id).await?;
+        Ok(UserObject { user, plan: None })
+    }
+}

@@ -1,0 +1,74 @@
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, Object};
+
+use crate::db::models::Image;
+use crate::error::AppResult;
+use crate::graphql::context::ContextExt;
+use crate::graphql::cursor::{self, Cursor};
+use crate::graphql::guards::Role;
+use crate::graphql::types::{Grants, ImageObject, parse_id};
+
+#[derive(Default)]
+pub struct ImageQuery;
+
+#[Object]
+impl ImageQuery {
+    /// Your images, newest first, without expired ones.
+    #[graphql(guard = "Role::User")]
+    async fn images(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> AppResult<Connection<String, ImageObject>> {
+        let auth = ctx.auth()?;
+        let app = ctx.app();
+        let limit = cursor::page_size(first)?;
+        let after = after.as_deref().map(Cursor::decode).transpose()?;
+        let mut conn = app.db().await?;
+        let mut rows = Image::page(
+            &mut conn,
+            auth.user.id,
+            app.clock.now(),
+            after.map(|c| (c.created_at, c.id)),
+            limit + 1,
+        )
+        .await?;
+        drop(conn);
+        let has_next = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let grants = Grants::of(auth.plan.as_ref());
+        let mut connection = Connection::new(after.is_some(), has_next);
+        connection.edges.extend(rows.into_iter().map(|image| {
+            let cursor = Cursor {
+                created_at: image.created_at,
+                id: image.id,
+            }
+            .encode();
+            Edge::new(
+                cursor,
+                ImageObject {
+                    image,
+                    grants: grants.clone(),
+                },
+            )
+        }));
+        Ok(connection)
+    }
+
+    /// One of your images; null when it does not exist, is not yours or has expired.
+    #[graphql(guard = "Role::User")]
+    async fn image(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<ImageObject>> {
+        let auth = ctx.auth()?;
+        let app = ctx.app();
+        let Ok(id) = parse_id(&id) else {
+            return Ok(None);
+        };
+        let mut conn = app.db().await?;
+        let image = Image::find_visible(&mut conn, auth.user.id, id, app.clock.now()).await?;
+        Ok(image.map(|image| ImageObject {
+            image,
+            grants: Grants::of(auth.plan.as_ref()),
+        }))
+    }
+}

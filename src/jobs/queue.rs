@@ -1,0 +1,167 @@
+//! The job table's own queries: enqueue, claim with a lease, heartbeat,
+//! complete, retry, fail. Raw SQL where diesel cannot say it (SKIP LOCKED).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Jsonb, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+
+use crate::db::schema::jobs;
+
+/// The Postgres channel that `jobs_notify()` signals on every insert.
+pub const CHANNEL: &str = "image_vault_jobs";
+
+/// A job that a worker has claimed.
+#[derive(Debug, QueryableByName)]
+pub struct ClaimedJob {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Jsonb)]
+    pub payload: serde_json::Value,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = Integer)]
+    pub max_attempts: i32,
+}
+
+/// Describes a job kind: its name in the table and how often it is tried.
+pub trait JobKind: Serialize {
+    const NAME: &'static str;
+    const MAX_ATTEMPTS: i32 = 5;
+
+    /// Jobs with the same key are not queued twice while one is pending.
+    fn dedupe_key(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Enqueues a job; call it inside the transaction that creates the rows the
+/// job serves. Returns false when a pending job with the same dedupe key exists.
+pub async fn enqueue<J: JobKind>(
+    conn: &mut AsyncPgConnection,
+    job: &J,
+    run_at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let payload = serde_json::to_value(job)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    let inserted = diesel::insert_into(jobs::table)
+        .values((
+            jobs::kind.eq(J::NAME),
+            jobs::payload.eq(payload),
+            jobs::max_attempts.eq(J::MAX_ATTEMPTS),
+            jobs::run_at.eq(run_at),
+            jobs::dedupe_key.eq(job.dedupe_key()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Claims the oldest runnable job: queued and due, or running with an
+/// expired lease (its worker died). Concurrent claimers skip each other's rows.
+pub async fn claim(
+    conn: &mut AsyncPgConnection,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> QueryResult<Option<ClaimedJob>> {
+    diesel::sql_query(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1,
+                locked_until = $2, locked_by = $3
+          WHERE id = (
+                SELECT id FROM jobs
+                 WHERE (status = 'queued' AND run_at <= $1)
+                    OR (status = 'running' AND locked_until <= $1)
+                 ORDER BY run_at, id
+                 LIMIT 1
+                 FOR UPDATE SKIP LOCKED)
+      RETURNING id, kind, payload, attempts, max_attempts",
+    )
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(lease_until)
+    .bind::<Text, _>(worker)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Extends the lease of a job this worker still holds.
+pub async fn heartbeat(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    worker: &str,
+    lease_until: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        jobs::table
+            .find(id)
+            .filter(jobs::status.eq("running"))
+            .filter(jobs::locked_by.eq(worker)),
+    )
+    .set(jobs::locked_until.eq(lease_until))
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// A finished job leaves the table.
+pub async fn complete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+    diesel::delete(jobs::table.find(id)).execute(conn).await?;
+    Ok(())
+}
+
+/// Puts a job back in the queue to run again at `run_at`. When a twin with
+/// the same dedupe key is already waiting, this one is dropped instead: the
+/// twin will do the same work.
+pub async fn retry(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    error: &str,
+    run_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    let result = diesel::update(jobs::table.find(id))
+        .set((
+            jobs::status.eq("queued"),
+            jobs::run_at.eq(run_at),
+            jobs::last_error.eq(error),
+            jobs::locked_until.eq(None::<DateTime<Utc>>),
+            jobs::locked_by.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => complete(conn, id).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// Gives up on a job; it stays in the table, `failed`, for inspection.
+pub async fn fail(conn: &mut AsyncPgConnection, id: i64, error: &str) -> QueryResult<()> {
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::status.eq("failed"),
+            jobs::last_error.eq(error),
+            jobs::locked_until.eq(None::<DateTime<Utc>>),
+            jobs::locked_by.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Jobs waiting or running (for tests and readiness).
+pub async fn pending_count(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    jobs::table
+        .filter(jobs::status.eq_any(["queued", "running"]))
+        .count()
+        .get_result(conn)
+        .await
+}

@@ -1,0 +1,99 @@
+//! Makes the pending thumbnails of one image.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{JobError, JobKind};
+use crate::app::App;
+use crate::db::models::{Image, Thumbnail};
+use crate::imaging::{self, ImagingError, ThumbnailSpec};
+use crate::storage::StorageKey;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MakeThumbnails {
+    pub image_id: Uuid,
+}
+
+impl JobKind for MakeThumbnails {
+    const NAME: &'static str = "make_thumbnails";
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("thumbs:{}", self.image_id))
+    }
+}
+
+impl MakeThumbnails {
+    /// Idempotent: makes whatever is still PENDING for the image, so a rerun
+    /// after a crash (or a second job for the same image) finds nothing to do.
+    #[tracing::instrument(name = "job.make_thumbnails", skip_all, fields(image.id = %self.image_id))]
+    pub async fn run(self, app: &Arc<App>) -> Result<(), JobError> {
+        let (image, heights) = {
+            let mut conn = app.db.get().await?;
+            let Some(image) = Image::find(&mut conn, self.image_id).await? else {
+                tracing::debug!("image is gone; nothing to do");
+                return Ok(());
+            };
+            let heights = Thumbnail::pending_heights(&mut conn, self.image_id).await?;
+            (image, heights)
+        };
+        if heights.is_empty() {
+            return Ok(());
+        }
+        let original = app.storage.get(&StorageKey::original(image.id)).await?;
+        let spec = ThumbnailSpec {
+            heights: heights
+                .iter()
+                .filter_map(|&h| u32::try_from(h).ok())
+                .collect(),
+            jpeg_quality: app.config.jpeg_quality,
+            max_pixels: app.config.max_image_pixels,
+        };
+        let thumbs = app
+            .run_cpu(move || imaging::make_thumbnails(&original, &spec))
+            .await
+            .map_err(JobError::retry)?
+            .map_err(|e| match e {
+                // Corrupt input never gets better; anything else may.
+                ImagingError::Encode(_) => JobError::retry(e),
+                other => JobError::abort(other),
+            })?;
+        for thumb in thumbs {
+            let key = StorageKey::thumbnail(image.id, thumb.height, thumb.kind.extension());
+            let byte_size = i64::try_from(thumb.bytes.len())
+                .context("thumbnail size")
+                .map_err(JobError::abort)?;
+            app.storage
+                .put_bytes(&key, thumb.bytes.into(), thumb.kind.content_type())
+                .await?;
+            let mut conn = app.db.get().await?;
+            Thumbnail::mark_ready(
+                &mut conn,
+                image.id,
+                i32::try_from(thumb.height).unwrap_or(i32::MAX),
+                i32::try_from(thumb.width).unwrap_or(i32::MAX),
+                i32::try_from(thumb.actual_height).unwrap_or(i32::MAX),
+                byte_size,
+                thumb.kind.content_type(),
+            )
+            .await?;
+            tracing::debug!(height = thumb.height, "thumbnail ready");
+        }
+        Ok(())
+    }
+
+    pub async fn mark_failed(&self, app: &Arc<App>, reason: &str) {
+        let result = async {
+            let mut conn = app.db.get().await.map_err(anyhow::Error::new)?;
+            Thumbnail::mark_pending_failed(&mut conn, self.image_id, reason)
+                .await
+                .map_err(anyhow::Error::new)
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(image.id = %self.image_id, error = %e, "cannot mark thumbnails failed");
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The worker pool: N tokio tasks that claim jobs, woken by LISTEN/NOTIFY
+//! (with a slow poll as a safety net for delayed retries and expired leases).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::StreamExt as _;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::Instrument as _;
+
+use super::{JobError, dispatch, on_permanent_failure, queue};
+use crate::app::App;
+
+/// How often an idle worker looks for due jobs without a notification.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+pub struct WorkerPool {
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl WorkerPool {
+    /// Starts `count` workers (and one listener for wake-ups).
+    pub fn start(app: Arc<App>, count: usize) -> WorkerPool {
+        let (shutdown, _) = watch::channel(false);
+        let (wake_tx, _) = watch::channel(0u64);
+        let wake_tx = Arc::new(wake_tx);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(listen(app.clone(), wake_tx.clone(), shutdown.subscribe()));
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+        for n in 0..count {
+            let name = format!("{host}:{}:{n}", std::process::id());
+            tasks.spawn(work(
+                app.clone(),
+                name,
+                wake_tx.subscribe(),
+                shutdown.subscribe(),
+            ));
+        }
+        tracing::info!(workers = count, "worker pool started");
+        WorkerPool { shutdown, tasks }
+    }
+
+    /// Stops claiming, lets running jobs finish for up to `grace`, then
+    /// abandons them (their leases run out and another worker takes them).
+    pub async fn shutdown(mut self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        let drained = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("jobs still running after {grace:?}; leaving them to their leases");
+            self.tasks.abort_all();
+        }
+    }
+}
+
+/// Forwards Postgres notifications on the jobs channel to the workers.
+async fn listen(app: Arc<App>, wake: Arc<watch::Sender<u64>>, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let session = async {
+            let mut conn = AsyncPgConnection::establish(&app.config.database_url).await?;
+            diesel::sql_query(format!("LISTEN {}", queue::CHANNEL))
+                .execute(&mut conn)
+                .await?;
+            // Jobs enqueued while we were not listening.
+            wake.send_modify(|n| *n += 1);
+            let mut stream = std::pin::pin!(conn.notifications_stream());
+            while let Some(note) = stream.next().await {
+                note?;
+                wake.send_modify(|n| *n += 1);
+            }
+            anyhow::Ok(())
+        };
+        tokio::select! {
+            result = session => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "job listener lost its connection; reconnecting");
+                }
+            }
+            _ = shutdown.wait_for(|&s| s) => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = shutdown.wait_for(|&s| s) => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+async fn work(
+    app: Arc<App>,
+    name: String,
+    mut wake: watch::Receiver<u64>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        wake.borrow_and_update();
+        match run_one(&app, &name).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(worker = %name, error = %e, "cannot claim jobs"),
+        }
+        tokio::select! {
+            _ = wake.changed() => {}
+            () = tokio::time::sleep(POLL_INTERVAL) => {}
+            _ = shutdown.wait_for(|&s| s) => return,
+        }
+    }
+}
+
+/// Claims and runs one job; returns its id, or `None` when none was due.
+pub async fn run_one(app: &Arc<App>, worker: &str) -> anyhow::Result<Option<i64>> {
+    let lease = chrono::Duration::from_std(app.config.job_lease)?;
+    let job = {
+        let mut conn = app.db.get().await?;
+        let now = app.clock.now();
+        queue::claim(&mut conn, worker, now, now + lease).await?
+    };
+    let Some(job) = job else {
+        return Ok(None);
+    };
+    let id = job.id;
+    let span =
+        tracing::info_span!("job", job.id = job.id, job.kind = %job.kind, attempt = job.attempts);
+    finish(app, worker, job, lease).instrument(span).await?;
+    Ok(Some(id))
+}
+
+async fn finish(
+    app: &Arc<App>,
+    worker: &str,
+    job: queue::ClaimedJob,
+    lease: chrono::Duration,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let result = if job.attempts > job.max_attempts {
+        Err(JobError::abort(anyhow::anyhow!(
+            "gave up after {} attempts (leases expired)",
+            job.max_attempts
+        )))
+    } else {
+        let run = dispatch(app, &job.kind, job.payload.clone());
+        let heartbeat = heartbeat(app, job.id, worker, lease);
+        tokio::select! {
+            result = run => result,
+            () = heartbeat => Err(JobError::retry(anyhow::anyhow!("lost the job's lease"))),
+        }
+    };
+    let mut conn = app.db.get().await?;
+    match result {
+        Ok(()) => {
+            queue::complete(&mut conn, job.id).await?;
+            tracing::info!(elapsed_ms = started.elapsed().as_millis(), "job done");
+        }
+        Err(JobError::Retry(e)) if job.attempts < job.max_attempts => {
+            let delay = backoff(job.attempts);
+            let message = format!("{e:#}");
+            tracing::warn!(retry_in = ?delay, error = %message, "job failed; will retry");
+            let run_at = app.clock.now() + chrono::Duration::from_std(delay)?;
+            queue::retry(&mut conn, job.id, &message, run_at).await?;
+        }
+        Err(JobError::Retry(e) | JobError::Abort(e)) => {
+            let message = format!("{e:#}");
+            tracing::error!(error = %message, "job failed permanently");
+            queue::fail(&mut conn, job.id, &message).await?;
+            drop(conn);
+            on_permanent_failure(app, &job.kind, &job.payload, &message).await;
+        }
+    }
+    Ok(())
+}
+
+/// Keeps extending the lease while the job runs; returns if the lease is lost.
+async fn heartbeat(app: &Arc<App>, id: i64, worker: &str, lease: chrono::Duration) {
+    let every = (lease / 3).to_std().unwrap_or(Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(every).await;
+        let extended = async {
+            let mut conn = app.db.get().await.map_err(anyhow::Error::new)?;
+            queue::heartbeat(&mut conn, id, worker, app.clock.now() + lease)
+                .await
+                .map_err(anyhow::Error::new)
+        }
+        .await;
+        match extended {
+            Ok(true) => {}
+            Ok(false) => return,
+            // A database hiccup: keep working; the next beat may succeed.
+            Err(e) => tracing::warn!(error = %e, "cannot extend job lease"),
+        }
+    }
+}
+
+/// 2 s, 4 s, 8 s, ... capped at 10 minutes, with jitter.
+fn backoff(attempt: i32) -> Duration {
+    let exp = u32::try_from(attempt.clamp(1, 16)).unwrap_or(1);
+    let base = 2u64.saturating_pow(exp).min(600);
+    let jitter = rand::random::<u64>() % (base * 250 + 1);
+    Duration::from_millis(base * 1000 + jitter)
+}
+
+/// Runs due jobs in this task until none is left (tests and tools).
+/// Returns how many ran.
+pub async fn run_until_idle(app: &Arc<App>) -> anyhow::Result<usize> {
+    let mut ran = 0;
+    while run_one(app, "inline").await?.is_some() {
+        ran += 1;
+    }
+    Ok(ran)
+}

@@ -1,0 +1,239 @@
+//! Turning uploaded files into images: validate, store the original, then one
+//! transaction for the rows and the thumbnail job. A failure at any step
+//! leaves neither a row without its object nor an object without its row.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::db::models::{Image, Plan, Thumbnail};
+use crate::error::{AppError, AppResult};
+use crate::imaging::{self, ImageInfo, ImagingError};
+use crate::jobs::queue;
+use crate::jobs::thumbnails::MakeThumbnails;
+use crate::storage::StorageKey;
+
+/// Bounds of `expiresIn` for uploads, in seconds: five minutes to a year.
+pub const IMAGE_EXPIRY_RANGE: std::ops::RangeInclusive<i32> = 300..=31_536_000;
+
+/// A file received from the client, already on local disk.
+pub struct IncomingFile {
+    pub filename: String,
+    pub file: std::fs::File,
+}
+
+struct Checked {
+    id: Uuid,
+    filename: String,
+    info: ImageInfo,
+    size: u64,
+    file: std::fs::File,
+}
+
+/// Validates every file, stores every original, then records them all in
+/// one transaction. All or nothing.
+pub async fn store_images(
+    app: &Arc<App>,
+    owner_id: Uuid,
+    plan: Option<&Plan>,
+    files: Vec<IncomingFile>,
+    expires_in: Option<i32>,
+) -> AppResult<Vec<Image>> {
+    let now = app.clock.now();
+    let expires_at = expiry(now, expires_in)?;
+    let many = files.len() > 1;
+
+    let mut checked = Vec::with_capacity(files.len());
+    for incoming in files {
+        let name = clean_filename(&incoming.filename);
+        let result = check(app, incoming).await;
+        let ok = result.map_err(|e| if many { prefix(&name, e) } else { e })?;
+        checked.push(ok);
+    }
+
+    let mut stored: Vec<StorageKey> = Vec::with_capacity(checked.len());
+    for c in &checked {
+        let key = StorageKey::original(c.id);
+        let path = file_path(&c.file)?;
+        if let Err(e) = app
+            .storage
+            .put_file(&key, &path, c.info.kind.content_type())
+            .await
+        {
+            remove_objects(app, &stored).await;
+            return Err(e.into());
+        }
+        stored.push(key);
+    }
+
+    let images: Vec<Image> = checked
+        .iter()
+        .map(|c| Image {
+            id: c.id,
+            owner_id,
+            filename: c.filename.clone(),
+            content_type: c.info.kind.content_type().to_owned(),
+            width: i32::try_from(c.info.width).unwrap_or(i32::MAX),
+            height: i32::try_from(c.info.height).unwrap_or(i32::MAX),
+            byte_size: i64::try_from(c.size).unwrap_or(i64::MAX),
+            created_at: now,
+            expires_at,
+        })
+        .collect();
+    let heights = plan
+        .map(|p| p.thumbnail_heights.clone())
+        .unwrap_or_default();
+    let recorded = record(app, &images, &heights, now).await;
+    if let Err(e) = recorded {
+        remove_objects(app, &stored).await;
+        return Err(e);
+    }
+    for image in &images {
+        tracing::info!(image.id = %image.id, bytes = image.byte_size, "image uploaded");
+    }
+    Ok(images)
+}
+
+async fn record(
+    app: &Arc<App>,
+    images: &[Image],
+    heights: &[i32],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut conn = app.db().await?;
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        for image in images {
+            image.insert(conn).await?;
+            if !heights.is_empty() {
+                Thumbnail::insert_pending(conn, image.id, heights).await?;
+                queue::enqueue(conn, &MakeThumbnails { image_id: image.id }, now).await?;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+async fn check(app: &Arc<App>, incoming: IncomingFile) -> AppResult<Checked> {
+    let size = incoming.file.metadata().map_err(AppError::internal)?.len();
+    if size == 0 {
+        return Err(imaging_error(ImagingError::Empty));
+    }
+    if size > app.config.max_upload_bytes {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the file exceeds the limit of {} bytes",
+            app.config.max_upload_bytes
+        )));
+    }
+    let reader = incoming.file.try_clone().map_err(AppError::internal)?;
+    let max_pixels = app.config.max_image_pixels;
+    let info = app
+        .run_cpu(move || imaging::probe(std::io::BufReader::new(reader), max_pixels))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(imaging_error)?;
+    Ok(Checked {
+        id: Uuid::now_v7(),
+        filename: clean_filename(&incoming.filename),
+        info,
+        size,
+        file: incoming.file,
+    })
+}
+
+fn expiry(now: DateTime<Utc>, expires_in: Option<i32>) -> AppResult<Option<DateTime<Utc>>> {
+    let Some(seconds) = expires_in else {
+        return Ok(None);
+    };
+    if !IMAGE_EXPIRY_RANGE.contains(&seconds) {
+        return Err(AppError::BadUserInput(format!(
+            "expiresIn must be between {} and {} seconds",
+            IMAGE_EXPIRY_RANGE.start(),
+            IMAGE_EXPIRY_RANGE.end()
+        )));
+    }
+    Ok(Some(now + chrono::Duration::seconds(i64::from(seconds))))
+}
+
+/// How an unusable image is reported to the client.
+pub fn imaging_error(e: ImagingError) -> AppError {
+    match e {
+        ImagingError::UnsupportedFormat => AppError::UnsupportedMediaType(
+            "not a supported image: only JPEG and PNG are accepted".into(),
+        ),
+        ImagingError::Unsupported(_) => AppError::UnsupportedMediaType(e.to_string()),
+        ImagingError::Encode(_) => AppError::internal(e),
+        other => AppError::BadUserInput(other.to_string()),
+    }
+}
+
+fn prefix(filename: &str, e: AppError) -> AppError {
+    match e {
+        AppError::BadUserInput(m) => AppError::BadUserInput(format!("{filename}: {m}")),
+        AppError::UnsupportedMediaType(m) => {
+            AppError::UnsupportedMediaType(format!("{filename}: {m}"))
+        }
+        AppError::PayloadTooLarge(m) => AppError::PayloadTooLarge(format!("{filename}: {m}")),
+        other => other,
+    }
+}
+
+/// The last path component, without control characters, at most 255 bytes.
+pub fn clean_filename(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let mut name: String = base.chars().filter(|c| !c.is_control()).collect();
+    name = name.trim().to_owned();
+    while name.len() > 255 {
+        name.pop();
+    }
+    if name.is_empty() {
+        "upload".to_owned()
+    } else {
+        name
+    }
+}
+
+/// A path that reopens an already open (possibly unnamed) temporary file,
+/// so the storage backend can stream it (and re-read it on a retry).
+fn file_path(file: &std::fs::File) -> AppResult<PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd as _;
+        Ok(PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd())))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        Err(AppError::internal(anyhow::anyhow!(
+            "uploads need /proc/self/fd (Linux)"
+        )))
+    }
+}
+
+async fn remove_objects(app: &Arc<App>, keys: &[StorageKey]) {
+    for key in keys {
+        if let Err(e) = app.storage.delete(key).await {
+            // The orphan sweep removes what cannot be removed now.
+            tracing::warn!(key = %key.as_path(), error = %e, "cannot remove object of a failed upload");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_are_cleaned() {
+        assert_eq!(clean_filename("../../etc/passwd"), "passwd");
+        assert_eq!(clean_filename("C:\\photos\\cat.jpg"), "cat.jpg");
+        assert_eq!(clean_filename("a\u{0}b\nc.png"), "abc.png");
+        assert_eq!(clean_filename(""), "upload");
+        assert_eq!(clean_filename(&"x".repeat(300)).len(), 255);
+    }
+}
