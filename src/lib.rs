@@ -13,6 +13,7 @@ pub mod graphql;
 pub mod http;
 pub mod imaging;
 pub mod jobs;
+pub mod links;
 pub mod storage;
 pub mod telemetry;
 pub mod upload;

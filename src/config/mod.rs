@@ -101,6 +101,8 @@ pub struct Config {
     pub url_ttl: Duration,
     /// How long a worker holds a job before another may take it over.
     pub job_lease: Duration,
+    /// How often expired images and old links are swept.
+    pub sweep_interval: Duration,
     pub introspection: bool,
     pub log_format: LogFormat,
 }
@@ -202,6 +204,11 @@ impl Config {
             jpeg_quality: env.parse_range("JPEG_QUALITY", 85, 1..=100)?,
             url_ttl: Duration::from_secs(env.parse_range("URL_TTL_SECONDS", 3600, 60..=604_800)?),
             job_lease: Duration::from_secs(env.parse_range("JOB_LEASE_SECONDS", 60, 1..=86_400)?),
+            sweep_interval: Duration::from_secs(env.parse_range(
+                "SWEEP_INTERVAL_SECONDS",
+                60,
+                1..=86_400,
+            )?),
             introspection: env.parse("INTROSPECTION", Some(true))?,
             log_format: match env.get("LOG_FORMAT").as_deref() {
                 None | Some("text") => LogFormat::Text,

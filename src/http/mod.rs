@@ -3,6 +3,7 @@
 mod files;
 mod graphql;
 mod health;
+mod links;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(graphql::playground).post(graphql::graphql_handler),
         )
         .route("/files/{*key}", get(files::get_file))
+        .route("/links/{token}", get(links::follow))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

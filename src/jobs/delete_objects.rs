@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{JobError, JobKind};
 use crate::app::App;
+use crate::db::models::{Image, Thumbnail};
 use crate::storage::StorageKey;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -23,6 +24,22 @@ impl JobKind for DeleteObjects {
 }
 
 impl DeleteObjects {
+    /// Every object of an image: its original and every thumbnail row's
+    /// object (hidden heights included; a PENDING row may have an object
+    /// from a worker that died before marking it).
+    pub fn of(image: &Image, thumbnails: &[Thumbnail]) -> DeleteObjects {
+        DeleteObjects {
+            image_id: image.id,
+            thumbnails: thumbnails
+                .iter()
+                .map(|t| {
+                    let ct = t.content_type.as_deref().unwrap_or(&image.content_type);
+                    (u32::try_from(t.height).unwrap_or_default(), ct.to_owned())
+                })
+                .collect(),
+        }
+    }
+
     pub fn keys(&self) -> Vec<StorageKey> {
         let mut keys = vec![StorageKey::original(self.image_id)];
         for (height, content_type) in &self.thumbnails {

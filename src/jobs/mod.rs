@@ -7,6 +7,7 @@
 pub mod backfill;
 pub mod delete_objects;
 pub mod queue;
+pub mod sweep;
 pub mod thumbnails;
 pub mod worker;
 
@@ -77,6 +78,7 @@ async fn dispatch(app: &Arc<App>, kind: &str, payload: serde_json::Value) -> Res
                 .run(app)
                 .await
         }
+        sweep::Sweep::NAME => parse::<sweep::Sweep>(payload)?.run(app).await,
         other => Err(JobError::abort(anyhow::anyhow!(
             "unknown job kind {other:?}"
         ))),

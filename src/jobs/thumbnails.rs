@@ -36,6 +36,10 @@ impl MakeThumbnails {
                 tracing::debug!("image is gone; nothing to do");
                 return Ok(());
             };
+            if image.expires_at.is_some_and(|at| at <= app.clock.now()) {
+                tracing::debug!("image has expired; the sweeper removes it");
+                return Ok(());
+            }
             let heights = Thumbnail::pending_heights(&mut conn, self.image_id).await?;
             (image, heights)
         };

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
+use super::sweep::Sweep;
 use super::{JobError, dispatch, on_permanent_failure, queue};
 use crate::app::App;
 
@@ -29,6 +30,7 @@ impl WorkerPool {
         let wake_tx = Arc::new(wake_tx);
         let mut tasks = JoinSet::new();
         tasks.spawn(listen(app.clone(), wake_tx.clone(), shutdown.subscribe()));
+        tasks.spawn(schedule(app.clone(), shutdown.subscribe()));
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
         for n in 0..count {
             let name = format!("{host}:{}:{n}", std::process::id());
@@ -89,6 +91,27 @@ async fn listen(app: Arc<App>, wake: Arc<watch::Sender<u64>>, mut shutdown: watc
             _ = shutdown.wait_for(|&s| s) => return,
         }
         backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Queues the periodic sweep. Every process does this; the dedupe key keeps
+/// one sweep waiting at a time however many there are.
+async fn schedule(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let queued = async {
+            let mut conn = app.db.get().await.map_err(anyhow::Error::new)?;
+            queue::enqueue(&mut conn, &Sweep::default(), app.clock.now())
+                .await
+                .map_err(anyhow::Error::new)
+        }
+        .await;
+        if let Err(e) = queued {
+            tracing::warn!(error = %e, "cannot schedule the sweeper");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(app.config.sweep_interval) => {}
+            _ = shutdown.wait_for(|&s| s) => return,
+        }
     }
 }
 

@@ -2,10 +2,12 @@
 
 mod support;
 
+mod admin;
 mod auth;
 mod cli;
 mod health;
 mod jobs;
+mod links;
 mod schema;
 mod storage;
 mod upload;

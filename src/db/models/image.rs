@@ -81,6 +81,27 @@ impl Image {
         query.load(conn).await
     }
 
+    /// Images whose expiry has passed, oldest expiry first.
+    pub async fn expired(
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> QueryResult<Vec<Image>> {
+        images::table
+            .filter(images::expires_at.le(now))
+            .select(Image::as_select())
+            .order(images::expires_at)
+            .limit(limit)
+            .load(conn)
+            .await
+    }
+
+    pub async fn delete_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<usize> {
+        diesel::delete(images::table.filter(images::id.eq_any(ids)))
+            .execute(conn)
+            .await
+    }
+
     /// Deletes the owner's unexpired image; returns it when there was one.
     pub async fn delete_visible(
         conn: &mut AsyncPgConnection,

@@ -1,11 +1,13 @@
 //! Rows and the SQL that reads and writes them, one file per table.
 
 mod image;
+mod link;
 mod plan;
 pub mod thumbnail;
 mod user;
 
 pub use image::Image;
+pub use link::ExpiringLink;
 pub use plan::{NewPlan, Plan};
 pub use thumbnail::Thumbnail;
 pub use user::{NewUser, User};

@@ -103,17 +103,7 @@ impl ImageMutation {
                 let Some(image) = Image::delete_visible(conn, owner, id, now).await? else {
                     return Ok(false);
                 };
-                let job = DeleteObjects {
-                    image_id: image.id,
-                    thumbnails: thumbs
-                        .into_iter()
-                        .map(|t| {
-                            let ct = t.content_type.unwrap_or_else(|| image.content_type.clone());
-                            (u32::try_from(t.height).unwrap_or_default(), ct)
-                        })
-                        .collect(),
-                };
-                queue::enqueue(conn, &job, now).await?;
+                queue::enqueue(conn, &DeleteObjects::of(&image, &thumbs), now).await?;
                 Ok(true)
             })
             .await?;

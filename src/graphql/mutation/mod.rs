@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod image;
+mod link;
 
 use async_graphql::MergedObject;
 
@@ -10,5 +11,6 @@ use async_graphql::MergedObject;
 pub struct Mutation(
     auth::AuthMutation,
     image::ImageMutation,
+    link::LinkMutation,
     admin::AdminMutation,
 );

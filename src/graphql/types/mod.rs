@@ -1,10 +1,12 @@
 //! GraphQL output and input types.
 
 mod image;
+mod link;
 mod plan;
 mod user;
 
 pub use image::{Grants, ImageObject, ThumbnailObject, ThumbnailStatus};
+pub use link::LinkObject;
 pub use plan::PlanObject;
 pub use user::{AuthPayload, UserObject};
 

@@ -1,0 +1,80 @@
+//! The scheduled sweeper: deletes expired images' objects and then their
+//! rows, and old link records. Idempotent and safe with several workers
+//! (deleting an absent object or row is a no-op).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::delete_objects::DeleteObjects;
+use super::{JobError, JobKind};
+use crate::app::App;
+use crate::db::models::{ExpiringLink, Image, Thumbnail};
+
+/// Link records are kept this long after they expire or are revoked, so
+/// users still see them listed as expired.
+pub const LINK_RETENTION: chrono::Duration = chrono::Duration::days(7);
+const BATCH: i64 = 200;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Sweep {}
+
+impl JobKind for Sweep {
+    const NAME: &'static str = "sweep";
+    const MAX_ATTEMPTS: i32 = 3;
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(Self::NAME.to_owned())
+    }
+}
+
+/// What one sweep removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub images: usize,
+    pub links: usize,
+}
+
+impl Sweep {
+    #[tracing::instrument(name = "job.sweep", skip_all)]
+    pub async fn run(self, app: &Arc<App>) -> Result<(), JobError> {
+        let report = sweep(app).await?;
+        if report != SweepReport::default() {
+            tracing::info!(images = report.images, links = report.links, "swept");
+        }
+        Ok(())
+    }
+}
+
+pub async fn sweep(app: &Arc<App>) -> Result<SweepReport, JobError> {
+    let now = app.clock.now();
+    let mut report = SweepReport::default();
+    loop {
+        let mut conn = app.db.get().await?;
+        let expired = Image::expired(&mut conn, now, BATCH).await?;
+        if expired.is_empty() {
+            break;
+        }
+        let ids: Vec<_> = expired.iter().map(|i| i.id).collect();
+        let thumbs = Thumbnail::for_images(&mut conn, &ids).await?;
+        drop(conn);
+        // Objects first, rows after: if storage is down the rows stay and
+        // the next sweep tries again, so no object is ever left without a row.
+        for image in &expired {
+            let mine: Vec<Thumbnail> = thumbs
+                .iter()
+                .filter(|t| t.image_id == image.id)
+                .cloned()
+                .collect();
+            DeleteObjects::of(image, &mine).run(app).await?;
+        }
+        let mut conn = app.db.get().await?;
+        report.images += Image::delete_many(&mut conn, &ids).await?;
+        if expired.len() < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+            break;
+        }
+    }
+    let mut conn = app.db.get().await?;
+    report.links = ExpiringLink::delete_stale(&mut conn, now - LINK_RETENTION).await?;
+    Ok(report)
+}
