@@ -7,6 +7,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::auth::TokenKeys;
+use crate::auth::limiter::{Limits, LoginLimiter};
 use crate::clock::Clock;
 use crate::config::{Config, StorageConfig};
 use crate::db::{self, DbConn, DbPool};
@@ -19,6 +20,9 @@ pub struct App {
     pub storage: Storage,
     pub tokens: TokenKeys,
     pub clock: Clock,
+    pub login_limiter: LoginLimiter,
+    /// SQL statements sent so far (for tests and metrics).
+    pub queries: db::QueryCounter,
     /// Bounds CPU-heavy work (decoding, resizing) to the number of cores so
     /// that the async runtime stays responsive.
     cpu: tokio::sync::Semaphore,
@@ -27,7 +31,8 @@ pub struct App {
 impl App {
     /// Connects the pool (lazily) and the storage backend. Does not migrate.
     pub async fn new(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
-        let db = db::pool(&config.database_url, config.db_pool_size)?;
+        let queries = db::QueryCounter::default();
+        let db = db::pool(&config.database_url, config.db_pool_size, queries.clone())?;
         let storage = match &config.storage {
             StorageConfig::Fs { dir } => Storage::fs(FsSettings {
                 dir: dir.clone(),
@@ -50,12 +55,19 @@ impl App {
             config.jwt_secret.expose(),
             b"image-vault jwt v1",
         ));
+        let login_limiter = LoginLimiter::new(Limits {
+            failures_per_user: config.login_failures_per_user,
+            attempts_per_ip: config.login_attempts_per_ip,
+            window: chrono::Duration::from_std(config.login_window)?,
+        });
         Ok(Arc::new(App {
             config,
             db,
             storage,
             tokens,
             clock,
+            queries,
+            login_limiter,
             cpu: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             ),

@@ -176,16 +176,32 @@ async fn serve(config: Config, no_workers: bool) -> anyhow::Result<()> {
     );
     let workers = (!no_workers && app.config.workers > 0)
         .then(|| WorkerPool::start(app.clone(), app.config.workers));
-    crate::http::serve(
-        listener,
-        crate::http::router(app.clone()),
-        shutdown_signal(),
-        SHUTDOWN_GRACE,
-    )
-    .await?;
-    if let Some(pool) = workers {
-        pool.shutdown(SHUTDOWN_GRACE).await;
-    }
+    // One signal stops both at once: the HTTP server stops accepting and
+    // drains, and the workers stop claiming (jobs queued meanwhile are left
+    // to the next start) while they finish the jobs they run.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let signal = {
+        let stop_tx = stop_tx.clone();
+        async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        }
+    };
+    let http = async {
+        let router = crate::http::router(app.clone());
+        let served = crate::http::serve(listener, router, signal, SHUTDOWN_GRACE).await;
+        // Should the server fail, the workers stop too.
+        let _ = stop_tx.send(true);
+        served
+    };
+    let jobs = async move {
+        if let Some(pool) = workers {
+            let _ = stop_rx.wait_for(|&stop| stop).await;
+            pool.shutdown(SHUTDOWN_GRACE).await;
+        }
+    };
+    let (served, ()) = tokio::join!(http, jobs);
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

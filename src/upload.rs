@@ -130,7 +130,11 @@ async fn check(app: &Arc<App>, incoming: IncomingFile) -> AppResult<Checked> {
             app.config.max_upload_bytes
         )));
     }
-    let reader = incoming.file.try_clone().map_err(AppError::internal)?;
+    // Handles of one part share a file offset (the multipart layer hands out
+    // a dup for every path a part is mapped to), and `probe` starts where the
+    // handle stands: rewind, or the second probe of a part sees no bytes.
+    let mut reader = incoming.file.try_clone().map_err(AppError::internal)?;
+    std::io::Seek::rewind(&mut reader).map_err(AppError::internal)?;
     let max_pixels = app.config.max_image_pixels;
     let info = app
         .run_cpu(move || imaging::probe(std::io::BufReader::new(reader), max_pixels))

@@ -1,5 +1,6 @@
 //! Authentication: password hashes, access tokens, the current user.
 
+pub mod limiter;
 pub mod password;
 pub mod token;
 

@@ -104,6 +104,13 @@ pub struct Config {
     /// How often expired images and old links are swept.
     pub sweep_interval: Duration,
     pub introspection: bool,
+    /// Failed logins per username, and login attempts per client address,
+    /// allowed per `login_window`.
+    pub login_failures_per_user: u32,
+    pub login_attempts_per_ip: u32,
+    pub login_window: Duration,
+    /// Origins allowed by CORS; empty: no cross-origin access.
+    pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
 }
 
@@ -210,6 +217,18 @@ impl Config {
                 1..=86_400,
             )?),
             introspection: env.parse("INTROSPECTION", Some(true))?,
+            login_failures_per_user: env.parse_range(
+                "LOGIN_FAILURES_PER_USER",
+                10,
+                1..=1_000_000,
+            )?,
+            login_attempts_per_ip: env.parse_range("LOGIN_ATTEMPTS_PER_IP", 100, 1..=1_000_000)?,
+            login_window: Duration::from_secs(env.parse_range(
+                "LOGIN_WINDOW_SECONDS",
+                900,
+                1..=86_400,
+            )?),
+            cors_origins: cors_origins(env.get("CORS_ALLOWED_ORIGINS"))?,
             log_format: match env.get("LOG_FORMAT").as_deref() {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
@@ -236,6 +255,29 @@ impl Config {
     pub fn from_map(vars: &HashMap<&str, String>) -> Result<Self, ConfigError> {
         Self::from_lookup(|k| vars.get(k).cloned())
     }
+}
+
+fn cors_origins(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let valid = o.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains(['/', ' '])
+            });
+            if valid {
+                Ok(o.to_owned())
+            } else {
+                Err(ConfigError::new(
+                    "CORS_ALLOWED_ORIGINS",
+                    format!("{o:?} is not an origin like https://app.example.com"),
+                ))
+            }
+        })
+        .collect()
 }
 
 struct Env<'a> {
@@ -327,6 +369,11 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("INTROSPECTION", "maybe"),
             ("PUBLIC_URL", "example.com"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://ok.example, evil.example/path",
+            ),
+            ("LOGIN_FAILURES_PER_USER", "0"),
         ] {
             let err = config(&[(var, value)]).expect_err(var);
             assert_eq!(err.var, var, "{err}");

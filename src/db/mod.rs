@@ -3,7 +3,12 @@
 pub mod models;
 pub mod schema;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};
 
 use diesel::{ConnectionError, RunQueryDsl as _};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
@@ -35,10 +40,50 @@ pub enum DbSetupError {
     Url(String),
 }
 
+/// The statement that checks a pooled connection before reuse; marked so
+/// that query counting can leave it out.
+const PING: &str = "/* pool ping */ SELECT 1";
+
+/// Counts the SQL statements the application sends (pool pings excluded):
+/// tests use it to prove a page costs a constant number of queries.
+#[derive(Clone, Debug, Default)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Instrumentation for QueryCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { query, .. } = event
+            && !query.to_string().starts_with(PING)
+        {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Builds the pool. Connections are checked before reuse, so a pool whose
 /// connections were killed heals itself on the next checkout.
-pub fn pool(database_url: &str, max_size: usize) -> Result<DbPool, DbSetupError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+pub fn pool(
+    database_url: &str,
+    max_size: usize,
+    counter: QueryCounter,
+) -> Result<DbPool, DbSetupError> {
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.recycling_method = RecyclingMethod::CustomQuery(PING.into());
+    config.custom_setup = Box::new(move |url| {
+        let counter = counter.clone();
+        Box::pin(async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.set_instrumentation(counter);
+            Ok(conn)
+        })
+    });
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(Duration::from_secs(10)))

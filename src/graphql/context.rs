@@ -18,6 +18,10 @@ pub enum Viewer {
     User(Arc<AuthUser>),
 }
 
+/// The client's network address (for login rate limiting).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub std::net::IpAddr);
+
 /// The authenticated user with their plan, loaded in one query.
 #[derive(Debug)]
 pub struct AuthUser {

@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod cursor;
+pub mod extensions;
 pub mod guards;
 pub mod loaders;
 pub mod mutation;
@@ -22,9 +23,12 @@ use query::Query;
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Query depth and complexity limits: a deeply nested or heavily aliased
-/// query is refused before it runs.
+/// query is refused before it runs. Every field counts 1, so the largest
+/// query a client needs (a page of images with every field, plus `me` and a
+/// page of links) costs about 60; 500 leaves room and still refuses 250
+/// aliases of `me { id }`.
 pub const MAX_DEPTH: usize = 12;
-pub const MAX_COMPLEXITY: usize = 2000;
+pub const MAX_COMPLEXITY: usize = 500;
 
 /// The schema without runtime data (for `print-schema`).
 pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
@@ -34,9 +38,11 @@ pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySu
 }
 
 pub fn build_schema(app: Arc<App>) -> AppSchema {
-    let mut builder = schema_builder();
+    let mut builder = schema_builder().extension(extensions::ErrorCodes);
     if !app.config.introspection {
-        builder = builder.disable_introspection();
+        builder = builder
+            .disable_introspection()
+            .extension(extensions::NoIntrospection);
     }
     builder
         .data(DataLoader::new(

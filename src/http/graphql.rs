@@ -1,5 +1,6 @@
 //! `POST /graphql` (JSON and multipart) and the GraphiQL playground.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -7,18 +8,19 @@ use async_graphql::http::{GraphiQLSource, MultipartOptions};
 use async_graphql::{ParseRequestError, ServerError};
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use tokio_util::compat::TokioAsyncReadCompatExt as _;
 
 use super::HttpState;
+use super::parts::PartCounter;
 use crate::app::App;
 use crate::db::models::User;
 use crate::error::AppError;
 use crate::graphql::Viewer;
-use crate::graphql::context::AuthUser;
+use crate::graphql::context::{AuthUser, ClientIp};
 
 pub async fn playground() -> Html<String> {
     Html(
@@ -38,6 +40,7 @@ const PREFLIGHT_HEADERS: [&str; 3] = [
 
 pub async fn graphql_handler(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -67,12 +70,28 @@ pub async fn graphql_handler(
     let exceeded = Arc::new(AtomicBool::new(false));
     let flag = exceeded.clone();
     let mut seen: u64 = 0;
+    // Multipart parts are counted the same way: a body with more files than
+    // allowed is cut off at the first part too many.
+    let max_files = app.config.max_files_per_request;
+    let too_many = Arc::new(AtomicBool::new(false));
+    let parts_flag = too_many.clone();
+    let mut parts = content_type
+        .as_deref()
+        .and_then(PartCounter::for_content_type);
     let stream = body.into_data_stream().map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;
         seen += chunk.len() as u64;
         if seen > limit {
             flag.store(true, Ordering::Relaxed);
             return Err(std::io::Error::other("request body too large"));
+        }
+        // The files, `operations`, `map`, and the closing delimiter.
+        if parts
+            .as_mut()
+            .is_some_and(|p| p.feed(&chunk) > max_files + 3)
+        {
+            parts_flag.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other("too many multipart parts"));
         }
         Ok(chunk)
     });
@@ -83,15 +102,27 @@ pub async fn graphql_handler(
     let request = match async_graphql::http::receive_body(content_type, reader, options).await {
         Ok(request) => request,
         Err(_) if exceeded.load(Ordering::Relaxed) => return error_response(too_large(limit)),
+        Err(_) if too_many.load(Ordering::Relaxed) => {
+            return error_response(too_many_files(max_files));
+        }
         Err(ParseRequestError::PayloadTooLarge) => return error_response(too_large(limit)),
         Err(e) => return error_response(bad_request(e)),
     };
-    let response = state.schema.execute(request.data(viewer)).await;
+    // A part mapped to several variables is as many files.
+    if request.uploads.len() > max_files {
+        return error_response(too_many_files(max_files));
+    }
+    let request = request.data(viewer).data(ClientIp(peer.ip()));
+    let response = state.schema.execute(request).await;
     GraphQLResponse::from(response).into_response()
 }
 
 fn too_large(limit: u64) -> AppError {
     AppError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
+}
+
+fn too_many_files(max: usize) -> AppError {
+    AppError::PayloadTooLarge(format!("too many files: at most {max} files per request"))
 }
 
 fn bad_request(e: ParseRequestError) -> AppError {

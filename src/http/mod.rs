@@ -4,13 +4,15 @@ mod files;
 mod graphql;
 mod health;
 mod links;
+mod parts;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -26,7 +28,27 @@ pub struct HttpState {
     pub schema: AppSchema,
 }
 
+/// CORS is closed unless `CORS_ALLOWED_ORIGINS` lists origins.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+        ])
+        .expose_headers([REQUEST_ID])
+        .max_age(Duration::from_secs(600))
+}
+
 pub fn router(app: Arc<App>) -> Router {
+    let state_origins = app.config.cors_origins.clone();
     let state = HttpState {
         schema: build_schema(app.clone()),
         app,
@@ -56,6 +78,7 @@ pub fn router(app: Arc<App>) -> Router {
                 )
             }),
         )
+        .layer(cors(&state_origins))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

@@ -6,6 +6,7 @@
 
 pub mod backfill;
 pub mod delete_objects;
+pub mod orphans;
 pub mod queue;
 pub mod sweep;
 pub mod thumbnails;
@@ -79,6 +80,7 @@ async fn dispatch(app: &Arc<App>, kind: &str, payload: serde_json::Value) -> Res
                 .await
         }
         sweep::Sweep::NAME => parse::<sweep::Sweep>(payload)?.run(app).await,
+        orphans::SweepOrphans::NAME => parse::<orphans::SweepOrphans>(payload)?.run(app).await,
         other => Err(JobError::abort(anyhow::anyhow!(
             "unknown job kind {other:?}"
         ))),

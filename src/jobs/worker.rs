@@ -10,6 +10,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
+use super::JobKind as _;
+use super::orphans::{self, SweepOrphans};
 use super::sweep::Sweep;
 use super::{JobError, dispatch, on_permanent_failure, queue};
 use crate::app::App;
@@ -94,15 +96,17 @@ async fn listen(app: Arc<App>, wake: Arc<watch::Sender<u64>>, mut shutdown: watc
     }
 }
 
-/// Queues the periodic sweep. Every process does this; the dedupe key keeps
-/// one sweep waiting at a time however many there are.
+/// Queues the periodic sweeps. Every process does this; the dedupe keys keep
+/// one of each waiting at a time however many processes there are. The
+/// orphan sweep (it lists the whole store) runs once per grace period.
 async fn schedule(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let queued = async {
             let mut conn = app.db.get().await.map_err(anyhow::Error::new)?;
-            queue::enqueue(&mut conn, &Sweep::default(), app.clock.now())
-                .await
-                .map_err(anyhow::Error::new)
+            let now = app.clock.now();
+            queue::enqueue(&mut conn, &Sweep::default(), now).await?;
+            queue::enqueue(&mut conn, &SweepOrphans::default(), now + orphans::GRACE).await?;
+            anyhow::Ok(())
         }
         .await;
         if let Err(e) = queued {
@@ -181,7 +185,12 @@ async fn finish(
     match result {
         Ok(()) => {
             queue::complete(&mut conn, job.id).await?;
-            tracing::info!(elapsed_ms = started.elapsed().as_millis(), "job done");
+            let elapsed_ms = started.elapsed().as_millis();
+            if job.kind == Sweep::NAME {
+                tracing::debug!(elapsed_ms, "job done");
+            } else {
+                tracing::info!(elapsed_ms, "job done");
+            }
         }
         Err(JobError::Retry(e)) if job.attempts < job.max_attempts => {
             let delay = backoff(job.attempts);

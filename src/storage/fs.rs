@@ -221,6 +221,60 @@ impl FsStore {
     }
 }
 
+impl FsStore {
+    /// Keys of objects modified before `cutoff`. Temporary files a crash left
+    /// behind (older than `cutoff`) are removed on the way.
+    pub(super) async fn list_older_than(
+        &self,
+        cutoff: std::time::SystemTime,
+    ) -> Result<Vec<StorageKey>, StorageError> {
+        let root = self.dir().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut keys = Vec::new();
+            walk(&root, &root, cutoff, &mut keys)?;
+            Ok(keys)
+        })
+        .await
+        .map_err(|e| StorageError::Other(format!("storage task failed: {e}")))?
+        .map_err(io_error)
+    }
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    cutoff: std::time::SystemTime,
+    keys: &mut Vec<StorageKey>,
+) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            walk(root, &path, cutoff, keys)?;
+            continue;
+        }
+        if meta.modified()? >= cutoff {
+            continue;
+        }
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        let key = path
+            .strip_prefix(root)
+            .ok()
+            .and_then(|rel| rel.to_str())
+            .and_then(StorageKey::parse);
+        if let Some(key) = key {
+            keys.push(key);
+        }
+    }
+    Ok(())
+}
+
 fn content_type_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(CONTENT_TYPE_SUFFIX);

@@ -160,6 +160,17 @@ impl Storage {
         }
     }
 
+    /// Keys of objects last modified before `cutoff`, for the orphan sweep.
+    pub async fn list_older_than(
+        &self,
+        cutoff: SystemTime,
+    ) -> Result<Vec<StorageKey>, StorageError> {
+        match self {
+            Storage::S3(s) => s.list_older_than(cutoff).await,
+            Storage::Fs(s) => s.list_older_than(cutoff).await,
+        }
+    }
+
     /// Readiness: S3 HeadBucket, fs a write in the directory.
     pub async fn check(&self) -> Result<(), StorageError> {
         match self {

@@ -196,6 +196,34 @@ impl S3Store {
         }
     }
 
+    /// Keys of objects last modified before `cutoff` (unknown names skipped).
+    pub(super) async fn list_older_than(
+        &self,
+        cutoff: std::time::SystemTime,
+    ) -> Result<Vec<StorageKey>, StorageError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .inner
+            .client
+            .list_objects_v2()
+            .bucket(&self.inner.bucket)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(classify)?;
+            for object in page.contents() {
+                let old = object
+                    .last_modified()
+                    .and_then(|t| std::time::SystemTime::try_from(*t).ok())
+                    .is_some_and(|t| t < cutoff);
+                if let (true, Some(key)) = (old, object.key().and_then(StorageKey::parse)) {
+                    keys.push(key);
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     /// Signs with the start of the window's time bucket as the signing time,
     /// so the URL (signature included) is identical for the whole bucket.
     pub(super) async fn presign_get(

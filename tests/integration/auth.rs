@@ -168,3 +168,52 @@ async fn default_plans_are_seeded_and_only_admins_list_them() {
     let body = t.gql(None, "{ plans { name } }", json!({})).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_are_rate_limited_per_username_and_per_address() {
+    let t = TestApp::builder()
+        .var("LOGIN_FAILURES_PER_USER", "3")
+        .var("LOGIN_ATTEMPTS_PER_IP", "8")
+        .var("LOGIN_WINDOW_SECONDS", "900")
+        .build()
+        .await;
+    t.create_user("gina", "Basic", false).await;
+    for _ in 0..3 {
+        let body = t
+            .gql(None, LOGIN, json!({ "u": "gina", "p": "wrong password" }))
+            .await;
+        assert_eq!(error_code(&body), "UNAUTHENTICATED");
+    }
+    // Locked, even with the right password, with a clear answer.
+    let body = t
+        .gql(None, LOGIN, json!({ "u": "gina", "p": PASSWORD }))
+        .await;
+    assert_eq!(error_code(&body), "TOO_MANY_REQUESTS", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("try again")
+    );
+    // Another user is not affected by gina's lock...
+    t.create_user("hank", "Basic", false).await;
+    let body = t
+        .gql(None, LOGIN, json!({ "u": "hank", "p": PASSWORD }))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    // ...until this address has used up its attempts (8 so far would be the 6th..).
+    let mut limited = false;
+    for _ in 0..5 {
+        let body = t
+            .gql(None, LOGIN, json!({ "u": "hank", "p": PASSWORD }))
+            .await;
+        limited |= error_code(&body) == "TOO_MANY_REQUESTS";
+    }
+    assert!(limited, "the per-address limit applies");
+    // After the window both limits reset.
+    t.clock.advance(Duration::minutes(16));
+    let body = t
+        .gql(None, LOGIN, json!({ "u": "gina", "p": PASSWORD }))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+}

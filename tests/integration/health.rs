@@ -76,3 +76,38 @@ async fn simple_cross_site_posts_need_a_preflight_header() {
         .expect("send");
     assert_eq!(r.status(), 200);
 }
+
+async fn preflight(t: &TestApp, origin: &str) -> reqwest::Response {
+    t.http
+        .request(reqwest::Method::OPTIONS, format!("{}/graphql", t.base))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .expect("preflight")
+}
+
+#[tokio::test]
+async fn cors_is_closed_by_default_and_opens_for_configured_origins() {
+    let t = TestApp::new().await;
+    let r = preflight(&t, "https://evil.example").await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    let t = TestApp::builder()
+        .var("CORS_ALLOWED_ORIGINS", "https://app.example")
+        .build()
+        .await;
+    let r = preflight(&t, "https://app.example").await;
+    assert_eq!(
+        r.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example")
+    );
+    let r = preflight(&t, "https://evil.example").await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}

@@ -2,12 +2,16 @@
 
 mod support;
 
+mod abuse;
 mod admin;
 mod auth;
 mod cli;
+mod faults;
 mod health;
+mod integrity;
 mod jobs;
 mod links;
+mod read_path;
 mod schema;
 mod storage;
 mod upload;

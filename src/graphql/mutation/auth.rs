@@ -4,7 +4,7 @@ use crate::auth::password::MAX_PASSWORD_LEN;
 use crate::auth::{normalize_username, verify_password};
 use crate::db::models::User;
 use crate::error::{AppError, AppResult};
-use crate::graphql::context::ContextExt;
+use crate::graphql::context::{ClientIp, ContextExt};
 use crate::graphql::types::{AuthPayload, UserObject};
 
 #[derive(Default)]
@@ -25,6 +25,13 @@ impl AuthMutation {
             return Err(AppError::Unauthenticated);
         }
         let name = normalize_username(&username);
+        let ip = ctx.data_opt::<ClientIp>().map(|c| c.0);
+        if let Err(wait) = app.login_limiter.check(ip, &name, app.clock.now()) {
+            tracing::warn!(username = %name, ip = ?ip, "login rate limited");
+            return Err(AppError::TooManyRequests(format!(
+                "too many login attempts; try again in {wait} seconds"
+            )));
+        }
         let user = {
             let mut conn = app.db().await?;
             User::find_by_username(&mut conn, &name).await?
@@ -35,8 +42,10 @@ impl AuthMutation {
             .map_err(AppError::internal)?;
         let Some(user) = user.filter(|_| ok) else {
             tracing::info!(username = %name, "login failed");
+            app.login_limiter.record_failure(&name, app.clock.now());
             return Err(AppError::Unauthenticated);
         };
+        app.login_limiter.record_success(&name);
         let now = app.clock.now();
         let expires_at =
             now + chrono::Duration::from_std(app.config.token_ttl).map_err(AppError::internal)?;

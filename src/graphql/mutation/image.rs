@@ -47,10 +47,7 @@ impl ImageMutation {
         let image = images
             .pop()
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("no image stored")))?;
-        Ok(ImageObject {
-            image,
-            grants: Grants::of(auth.plan.as_ref()),
-        })
+        Ok(ImageObject::new(image, Grants::of(auth.plan.as_ref())))
     }
 
     /// Uploads several images at once: all are stored, or none.
@@ -80,10 +77,7 @@ impl ImageMutation {
         let grants = Grants::of(auth.plan.as_ref());
         Ok(images
             .into_iter()
-            .map(|image| ImageObject {
-                image,
-                grants: grants.clone(),
-            })
+            .map(|image| ImageObject::new(image, grants.clone()))
             .collect())
     }
 

@@ -1,7 +1,11 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object};
 
-use crate::db::models::Image;
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use crate::db::models::{Image, Thumbnail};
 use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::cursor::{self, Cursor};
@@ -34,10 +38,18 @@ impl ImageQuery {
             limit + 1,
         )
         .await?;
-        drop(conn);
         let has_next = rows.len() as i64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(0));
         let grants = Grants::of(auth.plan.as_ref());
+        // The page's thumbnails in one query, when the plan shows any.
+        let mut thumbs: HashMap<Uuid, Vec<Thumbnail>> = HashMap::new();
+        if !grants.heights.is_empty() && !rows.is_empty() {
+            let ids: Vec<Uuid> = rows.iter().map(|i| i.id).collect();
+            for t in Thumbnail::for_images(&mut conn, &ids).await? {
+                thumbs.entry(t.image_id).or_default().push(t);
+            }
+        }
+        drop(conn);
         let mut connection = Connection::new(after.is_some(), has_next);
         connection.edges.extend(rows.into_iter().map(|image| {
             let cursor = Cursor {
@@ -45,11 +57,13 @@ impl ImageQuery {
                 id: image.id,
             }
             .encode();
+            let thumbnails = Some(thumbs.remove(&image.id).unwrap_or_default());
             Edge::new(
                 cursor,
                 ImageObject {
                     image,
                     grants: grants.clone(),
+                    thumbnails,
                 },
             )
         }));
@@ -66,9 +80,6 @@ impl ImageQuery {
         };
         let mut conn = app.db().await?;
         let image = Image::find_visible(&mut conn, auth.user.id, id, app.clock.now()).await?;
-        Ok(image.map(|image| ImageObject {
-            image,
-            grants: Grants::of(auth.plan.as_ref()),
-        }))
+        Ok(image.map(|image| ImageObject::new(image, Grants::of(auth.plan.as_ref()))))
     }
 }

@@ -5,7 +5,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::db::models::{Image, Plan, thumbnail};
+use crate::db::models::{Image, Plan, Thumbnail, thumbnail};
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::ThumbnailLoader;
@@ -35,6 +35,18 @@ impl Grants {
 pub struct ImageObject {
     pub image: Image,
     pub grants: Arc<Grants>,
+    /// Thumbnail rows loaded with the page; `None`: batch-load on demand.
+    pub thumbnails: Option<Vec<Thumbnail>>,
+}
+
+impl ImageObject {
+    pub fn new(image: Image, grants: Arc<Grants>) -> Self {
+        ImageObject {
+            image,
+            grants,
+            thumbnails: None,
+        }
+    }
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -99,12 +111,15 @@ impl ImageObject {
         if self.grants.heights.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = ctx
-            .data_unchecked::<DataLoader<ThumbnailLoader>>()
-            .load_one(self.image.id)
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("loading thumbnails: {e}")))?
-            .unwrap_or_default();
+        let rows = match &self.thumbnails {
+            Some(rows) => rows.clone(),
+            None => ctx
+                .data_unchecked::<DataLoader<ThumbnailLoader>>()
+                .load_one(self.image.id)
+                .await
+                .map_err(|e| AppError::internal(anyhow::anyhow!("loading thumbnails: {e}")))?
+                .unwrap_or_default(),
+        };
         let mut out = Vec::with_capacity(self.grants.heights.len());
         for &height in &self.grants.heights {
             let row = rows.iter().find(|t| t.height == height);

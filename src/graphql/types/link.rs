@@ -18,10 +18,7 @@ impl LinkObject {
 
     async fn image(&self, ctx: &Context<'_>) -> ImageObject {
         let plan = ctx.auth().ok().and_then(|a| a.plan.as_ref());
-        ImageObject {
-            image: self.image.clone(),
-            grants: Grants::of(plan),
-        }
+        ImageObject::new(self.image.clone(), Grants::of(plan))
     }
 
     /// Share this: it works without logging in until `expiresAt`.

@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod images;
+pub mod process;
 pub mod s3;
 
 use std::collections::HashMap;
@@ -211,7 +212,6 @@ pub fn error_code(body: &Value) -> &str {
 }
 
 impl TestAppBuilder {
-    #[allow(dead_code, reason = "used by later test modules")]
     pub fn var(mut self, key: &'static str, value: impl Into<String>) -> Self {
         self.vars.insert(key, value.into());
         self

@@ -1,0 +1,84 @@
+//! The orphan sweep: objects without rows, older than a grace period, are
+//! what a crash between "object written" and "rows committed" leaves behind
+//! (or a failed cleanup). They are deleted here.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{JobError, JobKind};
+use crate::app::App;
+use crate::db::schema::{images, thumbnails};
+use crate::storage::StorageKey;
+
+/// Objects younger than this are never orphans: their upload may still be
+/// on its way to the database.
+pub const GRACE: chrono::Duration = chrono::Duration::hours(1);
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SweepOrphans {}
+
+impl JobKind for SweepOrphans {
+    const NAME: &'static str = "sweep_orphans";
+    const MAX_ATTEMPTS: i32 = 3;
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(Self::NAME.to_owned())
+    }
+}
+
+impl SweepOrphans {
+    #[tracing::instrument(name = "job.sweep_orphans", skip_all)]
+    pub async fn run(self, app: &Arc<App>) -> Result<(), JobError> {
+        let removed = sweep_orphans(app).await?;
+        if removed > 0 {
+            tracing::info!(removed, "orphan objects removed");
+        }
+        Ok(())
+    }
+}
+
+/// Deletes objects that no row refers to; returns how many.
+pub async fn sweep_orphans(app: &Arc<App>) -> Result<usize, JobError> {
+    let cutoff = SystemTime::from(app.clock.now() - GRACE);
+    let keys = app.storage.list_older_than(cutoff).await?;
+    let mut removed = 0;
+    for chunk in keys.chunks(500) {
+        let ids: Vec<Uuid> = chunk.iter().map(StorageKey::image_id).collect();
+        let mut conn = app.db.get().await?;
+        let live_images: HashSet<Uuid> = images::table
+            .filter(images::id.eq_any(&ids))
+            .select(images::id)
+            .load(&mut conn)
+            .await?
+            .into_iter()
+            .collect();
+        let live_thumbs: HashSet<(Uuid, i32)> = thumbnails::table
+            .filter(thumbnails::image_id.eq_any(&ids))
+            .select((thumbnails::image_id, thumbnails::height))
+            .load(&mut conn)
+            .await?
+            .into_iter()
+            .collect();
+        drop(conn);
+        for key in chunk {
+            let live = match key {
+                StorageKey::Original(id) => live_images.contains(id),
+                StorageKey::Thumbnail {
+                    image_id, height, ..
+                } => i32::try_from(*height).is_ok_and(|h| live_thumbs.contains(&(*image_id, h))),
+            };
+            if !live {
+                app.storage.delete(key).await?;
+                tracing::debug!(key = %key.as_path(), "orphan removed");
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
