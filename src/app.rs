@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::{Config, StorageConfig};
 use crate::db::{self, DbConn, DbPool};
 use crate::error::{AppError, AppResult};
+use crate::events::EventHub;
 use crate::storage::{FsSettings, S3Settings, Storage};
 
 pub struct App {
@@ -21,6 +22,8 @@ pub struct App {
     pub tokens: TokenKeys,
     pub clock: Clock,
     pub login_limiter: LoginLimiter,
+    /// Image events from every process (see `start_event_listener`).
+    pub events: EventHub,
     /// SQL statements sent so far (for tests and metrics).
     pub queries: db::QueryCounter,
     /// Bounds CPU-heavy work (decoding, resizing) to the number of cores so
@@ -68,6 +71,7 @@ impl App {
             clock,
             queries,
             login_limiter,
+            events: EventHub::new(),
             cpu: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             ),
@@ -81,6 +85,12 @@ impl App {
     ) -> anyhow::Result<T> {
         let _permit = self.cpu.acquire().await?;
         Ok(tokio::task::spawn_blocking(f).await?)
+    }
+
+    /// Starts receiving other processes' image events (servers need this for
+    /// subscriptions; one-shot commands do not).
+    pub fn start_event_listener(&self) -> tokio::task::JoinHandle<()> {
+        crate::events::spawn_listener(&self.events, &self.config.database_url)
     }
 
     /// A pooled database connection.

@@ -73,6 +73,9 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL) to stdout.
     PrintSchema,
+    /// Make thumbnails of local files with the workers' kernel (no database) and
+    /// print images per second.
+    Thumbnail(crate::thumbnail_cli::ThumbnailArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -82,6 +85,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::graphql::sdl());
             Ok(())
         }
+        Command::Thumbnail(args) => crate::thumbnail_cli::run(args),
         Command::Migrate => {
             let config = load_config()?;
             prepare_database(&config).await?;
@@ -174,6 +178,7 @@ async fn serve(config: Config, no_workers: bool) -> anyhow::Result<()> {
         storage = app.storage.backend_name(),
         "serving GraphQL at /graphql"
     );
+    let _events = app.start_event_listener();
     let workers = (!no_workers && app.config.workers > 0)
         .then(|| WorkerPool::start(app.clone(), app.config.workers));
     // One signal stops both at once: the HTTP server stops accepting and

@@ -26,6 +26,7 @@ pub async fn playground() -> Html<String> {
     Html(
         GraphiQLSource::build()
             .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
             .title("image-vault")
             .finish(),
     )
@@ -184,13 +185,22 @@ fn error_response(err: AppError) -> Response {
 /// the viewer `Invalid`; resolvers that need a user then answer `UNAUTHENTICATED`.
 /// Only a database failure is an error.
 pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Viewer, AppError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default());
+    authenticate_value(app, value).await
+}
+
+/// The same for an `Authorization` value from elsewhere (the WebSocket
+/// `connection_init` payload).
+pub async fn authenticate_value(app: &App, value: Option<&str>) -> Result<Viewer, AppError> {
+    let Some(value) = value else {
         return Ok(Viewer::Anonymous);
     };
-    let Some(token) = value.to_str().ok().and_then(|v| {
-        v.strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-    }) else {
+    let Some(token) = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+    else {
         return Ok(Viewer::Invalid);
     };
     let user_id = match app.tokens.verify(token.trim(), app.clock.now()) {

@@ -5,6 +5,7 @@ mod graphql;
 mod health;
 mod links;
 mod parts;
+mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +60,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(graphql::playground).post(graphql::graphql_handler),
         )
         .route("/files/{*key}", get(files::get_file))
+        .route("/graphql/ws", get(ws::subscriptions))
         .route("/links/{token}", get(links::follow))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

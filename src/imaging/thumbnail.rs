@@ -171,10 +171,12 @@ impl<'a> Source<'a> {
         limits.max_image_width = Some(header.width);
         limits.max_image_height = Some(header.height);
         limits.max_alloc = Some(png_alloc_limit(max_pixels));
-        let mut decoder =
+        let decoder =
             guarded(|| PngDecoder::with_limits(Cursor::new(data), limits))?.map_err(image_error)?;
-        // A broken eXIf chunk leaves the image as stored rather than failing it.
-        let orientation = decoder.orientation().map_or(1, |o| o.to_exif());
+        // The orientation `probe` read, as for JPEGs: the size recorded at
+        // upload and the thumbnails' aspect must come from one EXIF parser
+        // (the decoder's disagrees with ours on malformed blocks).
+        let orientation = header.orientation;
         Ok(Source::Png {
             decoder: Box::new(decoder),
             orientation,

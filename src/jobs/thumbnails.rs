@@ -83,6 +83,7 @@ impl MakeThumbnails {
                 thumb.kind.content_type(),
             )
             .await?;
+            crate::events::publish(&mut conn, image.id).await?;
             tracing::debug!(height = thumb.height, "thumbnail ready");
         }
         Ok(())
@@ -91,9 +92,9 @@ impl MakeThumbnails {
     pub async fn mark_failed(&self, app: &Arc<App>, reason: &str) {
         let result = async {
             let mut conn = app.db.get().await.map_err(anyhow::Error::new)?;
-            Thumbnail::mark_pending_failed(&mut conn, self.image_id, reason)
-                .await
-                .map_err(anyhow::Error::new)
+            Thumbnail::mark_pending_failed(&mut conn, self.image_id, reason).await?;
+            crate::events::publish(&mut conn, self.image_id).await?;
+            anyhow::Ok(())
         }
         .await;
         if let Err(e) = result {

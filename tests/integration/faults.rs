@@ -494,12 +494,12 @@ async fn lost_database_connections_fail_requests_cleanly_and_every_pool_recovers
             upload_to(&http, &base, &token, "a.jpg", images::jpeg(320, 240)).await
         })
     };
-    wait_until("the upload waits inside its transaction", SOON, || async {
+    let waiting = wait_until("the upload waits inside its transaction", SOON, || async {
         let waiting = probe.lock_waiters(r#"INSERT INTO "images""#).await;
-        if waiting.is_empty() {
-            Err("no waiter".to_owned())
+        if waiting.len() == 1 {
+            Ok(waiting)
         } else {
-            Ok(())
+            Err(format!("waiters {waiting:?}"))
         }
     })
     .await;
@@ -507,8 +507,11 @@ async fn lost_database_connections_fail_requests_cleanly_and_every_pool_recovers
     // Every connection of the server and its workers goes.
     let victims = probe.others(lock.pid).await;
     assert!(
-        victims.len() >= 3,
-        "server, in-flight and listener backends: {victims:?}"
+        waiting
+            .iter()
+            .chain(&old_listeners)
+            .all(|p| victims.contains(p)),
+        "the in-flight request's and the listener's backends are among {victims:?}"
     );
     terminate(&victims).await;
 

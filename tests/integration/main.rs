@@ -14,4 +14,5 @@ mod links;
 mod read_path;
 mod schema;
 mod storage;
+mod subscriptions;
 mod upload;

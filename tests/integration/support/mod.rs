@@ -248,8 +248,10 @@ impl TestAppBuilder {
         let config = Config::from_map(&self.vars).expect("test config");
         let clock = Clock::default();
         let app = App::new(config, clock.clone()).await.expect("app");
+        let events = app.start_event_listener();
         let router = image_vault::http::router(app.clone());
         let server = tokio::spawn(async move {
+            let _events = AbortOnDrop(events);
             let _ = image_vault::http::serve(
                 listener,
                 router,
@@ -267,6 +269,15 @@ impl TestAppBuilder {
             storage_dir,
             db,
         }
+    }
+}
+
+/// Stops the event listener with the server.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
