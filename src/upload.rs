@@ -94,6 +94,9 @@ pub async fn store_images(
     }
     for image in &images {
         tracing::info!(image.id = %image.id, bytes = image.byte_size, "image uploaded");
+        metrics::counter!(crate::telemetry::metrics::UPLOADS).increment(1);
+        metrics::counter!(crate::telemetry::metrics::UPLOAD_BYTES)
+            .increment(u64::try_from(image.byte_size).unwrap_or(0));
     }
     Ok(images)
 }

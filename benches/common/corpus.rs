@@ -16,7 +16,7 @@ use image::ImageEncoder as _;
 use image::codecs::png::PngEncoder;
 
 /// Bumped whenever the pictures change, so stale corpora are rebuilt.
-const VERSION: &str = "corpus v1\n";
+const VERSION: &str = "corpus v2\n";
 
 /// One image of the corpus.
 #[derive(Clone, Copy, Debug)]
@@ -200,11 +200,11 @@ impl Scene {
     fn colour(&self, x: u32, y: u32) -> [f32; 3] {
         let (fx, fy) = (x as f32, y as f32);
         let (u, v) = (fx / self.width, fy / self.height);
-        let terrain = self.fbm(fx, fy, 0, 6);
-        let horizon = 0.45 + 0.15 * (self.fbm(fx, 0.0, 1, 3) - 0.5);
+        let terrain = self.fbm(fx, fy, 1.0, 0, 12, 0.6);
+        let horizon = 0.45 + 0.15 * (self.fbm(fx, 0.0, 1.0, 1, 3, 0.5) - 0.5);
         let mut rgb = if v < horizon {
             // Sky: a vertical gradient with soft clouds.
-            let cloud = (self.fbm(fx * 0.7, fy * 1.6, 2, 5) - 0.45).max(0.0) * 2.5;
+            let cloud = (self.fbm(fx * 0.7, fy * 1.6, 1.0, 2, 5, 0.5) - 0.45).max(0.0) * 2.5;
             let base = [
                 70.0 + 110.0 * v + 20.0 * u,
                 120.0 + 90.0 * v,
@@ -213,7 +213,7 @@ impl Scene {
             base.map(|c| c + (245.0 - c) * cloud.min(1.0))
         } else {
             // Ground: foliage and earth from two noise fields, darker far off.
-            let detail = self.fbm(fx * 3.0, fy * 3.0, 3, 4);
+            let detail = self.fbm(fx, fy, 3.0, 3, 12, 0.65);
             let green = terrain * 0.7 + detail * 0.5;
             let shade = 0.55 + 0.6 * (v - horizon);
             [
@@ -223,31 +223,38 @@ impl Scene {
             ]
         };
         for shape in &self.shapes {
-            if let Some(c) = shape.colour_at(fx, fy, self.fbm(fx * 4.0, fy * 4.0, 4, 2)) {
+            if let Some(c) = shape.colour_at(fx, fy, self.fbm(fx, fy, 4.0, 4, 12, 0.6)) {
                 rgb = c;
             }
         }
-        // Sensor grain: independent per channel, about +-6.
+        // Sensor grain: independent per channel, about +-7.
         let n = hash(hash(x, y), self.seed);
-        let grain = |shift: u32| ((n >> shift) & 0xFF) as f32 / 255.0 * 12.0 - 6.0;
+        let grain = |shift: u32| ((n >> shift) & 0xFF) as f32 / 255.0 * 14.0 - 7.0;
         [rgb[0] + grain(0), rgb[1] + grain(8), rgb[2] + grain(16)]
     }
 
     /// Opaque in a soft-edged blob, transparent outside, for PNG cut-outs.
     fn alpha(&self, x: u32, y: u32) -> f32 {
         let (u, v) = (x as f32 / self.width - 0.5, y as f32 / self.height - 0.5);
-        let r = (u * u + v * v).sqrt() + 0.15 * (self.fbm(x as f32, y as f32, 5, 3) - 0.5);
+        let r =
+            (u * u + v * v).sqrt() + 0.15 * (self.fbm(x as f32, y as f32, 1.0, 5, 3, 0.5) - 0.5);
         ((0.42 - r) * 2000.0).clamp(0.0, 255.0)
     }
 
-    /// Fractal value noise in about 0..1.
-    fn fbm(&self, x: f32, y: f32, layer: u32, octaves: u32) -> f32 {
-        let (mut sum, mut amp, mut norm, mut freq) = (0.0, 0.5, 0.0, 1.0 / self.scale);
+    /// Fractal value noise in about 0..1: up to `octaves` octaves, each
+    /// `gain` times weaker and twice finer than the last, the coarsest
+    /// `zoom` times finer than the scene scale, none finer than 2 pixels.
+    fn fbm(&self, x: f32, y: f32, zoom: f32, layer: u32, octaves: u32, gain: f32) -> f32 {
+        let (mut sum, mut amp, mut norm) = (0.0, 0.5, 0.0);
+        let mut freq = zoom / self.scale;
         for octave in 0..octaves {
+            if freq > 0.5 {
+                break;
+            }
             let salt = self.seed ^ (layer << 8) ^ octave;
             sum += amp * value_noise(x * freq, y * freq, salt);
             norm += amp;
-            amp *= 0.5;
+            amp *= gain;
             freq *= 2.0;
         }
         sum / norm

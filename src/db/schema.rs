@@ -40,6 +40,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         dedupe_key -> Nullable<Text>,
         created_at -> Timestamptz,
+        request_id -> Nullable<Text>,
     }
 }
 

@@ -21,6 +21,7 @@ use crate::db::models::User;
 use crate::error::AppError;
 use crate::graphql::Viewer;
 use crate::graphql::context::{AuthUser, ClientIp};
+use crate::telemetry::metrics;
 
 pub async fn playground() -> Html<String> {
     Html(
@@ -113,8 +114,35 @@ pub async fn graphql_handler(
     if request.uploads.len() > max_files {
         return error_response(too_many_files(max_files));
     }
+    let operation = metrics::operation_label(
+        request
+            .operation_name
+            .as_deref()
+            .or_else(|| metrics::operation_name_in(&request.query)),
+    );
     let request = request.data(viewer).data(ClientIp(peer.ip()));
+    let started = std::time::Instant::now();
     let response = state.schema.execute(request).await;
+    let outcome = response
+        .errors
+        .first()
+        .and_then(|e| e.extensions.as_ref())
+        .and_then(|ext| ext.get("code"))
+        .and_then(|code| match code {
+            async_graphql::Value::String(s) => Some(s.to_ascii_lowercase()),
+            _ => None,
+        })
+        .unwrap_or_else(|| {
+            if response.errors.is_empty() {
+                "ok".into()
+            } else {
+                "error".into()
+            }
+        });
+    ::metrics::histogram!(metrics::GRAPHQL_SECONDS, "operation" => operation.clone())
+        .record(started.elapsed().as_secs_f64());
+    ::metrics::counter!(metrics::GRAPHQL_REQUESTS, "operation" => operation, "outcome" => outcome)
+        .increment(1);
     GraphQLResponse::from(response).into_response()
 }
 

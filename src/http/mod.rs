@@ -4,6 +4,7 @@ mod files;
 mod graphql;
 mod health;
 mod links;
+mod metrics;
 mod parts;
 mod ws;
 
@@ -49,6 +50,8 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 pub fn router(app: Arc<App>) -> Router {
+    // Install the metrics recorder before anything records.
+    let _ = crate::telemetry::metrics::handle();
     let state_origins = app.config.cors_origins.clone();
     let state = HttpState {
         schema: build_schema(app.clone()),
@@ -62,9 +65,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/files/{*key}", get(files::get_file))
         .route("/graphql/ws", get(ws::subscriptions))
         .route("/links/{token}", get(links::follow))
+        .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
+        .layer(axum::middleware::from_fn(scope_request_id))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let request_id = req
@@ -83,6 +88,22 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(cors(&state_origins))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Makes the request id available to code the handler calls (jobs record it).
+async fn scope_request_id(
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .chars()
+        .take(128)
+        .collect();
+    crate::telemetry::with_request_id(id, next.run(req)).await
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight

@@ -25,6 +25,9 @@ pub struct ClaimedJob {
     pub attempts: i32,
     #[diesel(sql_type = Integer)]
     pub max_attempts: i32,
+    /// The request that enqueued the job, if any.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub request_id: Option<String>,
 }
 
 /// Describes a job kind: its name in the table and how often it is tried.
@@ -54,10 +57,14 @@ pub async fn enqueue<J: JobKind>(
             jobs::max_attempts.eq(J::MAX_ATTEMPTS),
             jobs::run_at.eq(run_at),
             jobs::dedupe_key.eq(job.dedupe_key()),
+            jobs::request_id.eq(crate::telemetry::current_request_id()),
         ))
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
+    if inserted == 1 {
+        metrics::counter!(crate::telemetry::metrics::JOBS_ENQUEUED, "kind" => J::NAME).increment(1);
+    }
     Ok(inserted == 1)
 }
 
@@ -79,7 +86,7 @@ pub async fn claim(
                  ORDER BY run_at, id
                  LIMIT 1
                  FOR UPDATE SKIP LOCKED)
-      RETURNING id, kind, payload, attempts, max_attempts",
+      RETURNING id, kind, payload, attempts, max_attempts, request_id",
     )
     .bind::<Timestamptz, _>(now)
     .bind::<Timestamptz, _>(lease_until)
@@ -155,6 +162,25 @@ pub async fn fail(conn: &mut AsyncPgConnection, id: i64, error: &str) -> QueryRe
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Jobs per status and the age of the oldest due one, for the metrics.
+pub async fn depth(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+) -> QueryResult<(Vec<(String, i64)>, Option<DateTime<Utc>>)> {
+    let by_status = jobs::table
+        .group_by(jobs::status)
+        .select((jobs::status, diesel::dsl::count_star()))
+        .load(conn)
+        .await?;
+    let oldest = jobs::table
+        .filter(jobs::status.eq("queued"))
+        .filter(jobs::run_at.le(now))
+        .select(diesel::dsl::min(jobs::run_at))
+        .first(conn)
+        .await?;
+    Ok((by_status, oldest))
 }
 
 /// Jobs waiting or running (for tests and readiness).

@@ -55,8 +55,18 @@ impl MakeThumbnails {
             jpeg_quality: app.config.jpeg_quality,
             max_pixels: app.config.max_image_pixels,
         };
+        let size_class = crate::telemetry::metrics::size_class(
+            u32::try_from(image.width).unwrap_or(0),
+            u32::try_from(image.height).unwrap_or(0),
+        );
         let thumbs = app
-            .run_cpu(move || imaging::make_thumbnails(&original, &spec))
+            .run_cpu(move || {
+                let started = std::time::Instant::now();
+                let result = imaging::make_thumbnails(&original, &spec);
+                metrics::histogram!(crate::telemetry::metrics::THUMBNAIL_SECONDS, "source" => size_class)
+                    .record(started.elapsed().as_secs_f64());
+                result
+            })
             .await
             .map_err(JobError::retry)?
             .map_err(|e| match e {

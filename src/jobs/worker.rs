@@ -15,6 +15,7 @@ use super::orphans::{self, SweepOrphans};
 use super::sweep::Sweep;
 use super::{JobError, dispatch, on_permanent_failure, queue};
 use crate::app::App;
+use crate::telemetry::metrics as m;
 
 /// How often an idle worker looks for due jobs without a notification.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -155,8 +156,13 @@ pub async fn run_one(app: &Arc<App>, worker: &str) -> anyhow::Result<Option<i64>
         return Ok(None);
     };
     let id = job.id;
-    let span =
-        tracing::info_span!("job", job.id = job.id, job.kind = %job.kind, attempt = job.attempts);
+    let span = tracing::info_span!(
+        "job",
+        job.id = job.id,
+        job.kind = %job.kind,
+        attempt = job.attempts,
+        request_id = job.request_id.as_deref().unwrap_or("-"),
+    );
     finish(app, worker, job, lease).instrument(span).await?;
     Ok(Some(id))
 }
@@ -168,6 +174,8 @@ async fn finish(
     lease: chrono::Duration,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    let kind = job.kind.clone();
+    metrics::gauge!(m::JOBS_RUNNING, "kind" => kind.clone()).increment(1.0);
     let result = if job.attempts > job.max_attempts {
         Err(JobError::abort(anyhow::anyhow!(
             "gave up after {} attempts (leases expired)",
@@ -181,10 +189,14 @@ async fn finish(
             () = heartbeat => Err(JobError::retry(anyhow::anyhow!("lost the job's lease"))),
         }
     };
+    metrics::gauge!(m::JOBS_RUNNING, "kind" => kind.clone()).decrement(1.0);
+    metrics::histogram!(m::JOB_SECONDS, "kind" => kind.clone())
+        .record(started.elapsed().as_secs_f64());
     let mut conn = app.db.get().await?;
     match result {
         Ok(()) => {
             queue::complete(&mut conn, job.id).await?;
+            metrics::counter!(m::JOBS_FINISHED, "kind" => kind).increment(1);
             let elapsed_ms = started.elapsed().as_millis();
             if job.kind == Sweep::NAME {
                 tracing::debug!(elapsed_ms, "job done");
@@ -198,11 +210,13 @@ async fn finish(
             tracing::warn!(retry_in = ?delay, error = %message, "job failed; will retry");
             let run_at = app.clock.now() + chrono::Duration::from_std(delay)?;
             queue::retry(&mut conn, job.id, &message, run_at).await?;
+            metrics::counter!(m::JOBS_RETRIED, "kind" => kind).increment(1);
         }
         Err(JobError::Retry(e) | JobError::Abort(e)) => {
             let message = format!("{e:#}");
             tracing::error!(error = %message, "job failed permanently");
             queue::fail(&mut conn, job.id, &message).await?;
+            metrics::counter!(m::JOBS_FAILED, "kind" => kind).increment(1);
             drop(conn);
             on_permanent_failure(app, &job.kind, &job.payload, &message).await;
         }

@@ -92,10 +92,37 @@ impl Storage {
         path: &Path,
         content_type: &str,
     ) -> Result<(), StorageError> {
-        match self {
-            Storage::S3(s) => s.put_file(key, path, content_type).await,
-            Storage::Fs(s) => s.put_file(key, path, content_type).await,
+        self.timed("put", async {
+            match self {
+                Storage::S3(s) => s.put_file(key, path, content_type).await,
+                Storage::Fs(s) => s.put_file(key, path, content_type).await,
+            }
+        })
+        .await
+    }
+
+    /// Records the latency and the errors of one call in the metrics.
+    async fn timed<T>(
+        &self,
+        op: &'static str,
+        call: impl std::future::Future<Output = Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
+        use crate::telemetry::metrics::{STORAGE_ERRORS, STORAGE_SECONDS};
+        let started = std::time::Instant::now();
+        let result = call.await;
+        let backend = self.backend_name();
+        metrics::histogram!(STORAGE_SECONDS, "op" => op, "backend" => backend)
+            .record(started.elapsed().as_secs_f64());
+        if let Err(e) = &result {
+            let kind = match e {
+                StorageError::NotFound => "not_found",
+                StorageError::Unavailable(_) => "unavailable",
+                StorageError::Other(_) => "other",
+            };
+            metrics::counter!(STORAGE_ERRORS, "op" => op, "backend" => backend, "kind" => kind)
+                .increment(1);
         }
+        result
     }
 
     pub async fn put_bytes(
@@ -104,27 +131,36 @@ impl Storage {
         bytes: Bytes,
         content_type: &str,
     ) -> Result<(), StorageError> {
-        match self {
-            Storage::S3(s) => s.put_bytes(key, bytes, content_type).await,
-            Storage::Fs(s) => s.put_bytes(key, bytes, content_type).await,
-        }
+        self.timed("put", async {
+            match self {
+                Storage::S3(s) => s.put_bytes(key, bytes, content_type).await,
+                Storage::Fs(s) => s.put_bytes(key, bytes, content_type).await,
+            }
+        })
+        .await
     }
 
     /// The whole object in memory; `NotFound` when absent.
     pub async fn get(&self, key: &StorageKey) -> Result<Bytes, StorageError> {
-        match self {
-            Storage::S3(s) => s.get(key).await,
-            Storage::Fs(s) => s.get(key).await,
-        }
+        self.timed("get", async {
+            match self {
+                Storage::S3(s) => s.get(key).await,
+                Storage::Fs(s) => s.get(key).await,
+            }
+        })
+        .await
     }
 
     /// Idempotent so that sweeps and retried jobs can delete again: an absent
     /// object is `Ok`.
     pub async fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
-        match self {
-            Storage::S3(s) => s.delete(key).await,
-            Storage::Fs(s) => s.delete(key).await,
-        }
+        self.timed("delete", async {
+            match self {
+                Storage::S3(s) => s.delete(key).await,
+                Storage::Fs(s) => s.delete(key).await,
+            }
+        })
+        .await
     }
 
     pub async fn exists(&self, key: &StorageKey) -> Result<bool, StorageError> {
@@ -173,10 +209,13 @@ impl Storage {
 
     /// Readiness: S3 HeadBucket, fs a write in the directory.
     pub async fn check(&self) -> Result<(), StorageError> {
-        match self {
-            Storage::S3(s) => s.check().await,
-            Storage::Fs(s) => s.check().await,
-        }
+        self.timed("check", async {
+            match self {
+                Storage::S3(s) => s.check().await,
+                Storage::Fs(s) => s.check().await,
+            }
+        })
+        .await
     }
 
     pub fn backend_name(&self) -> &'static str {

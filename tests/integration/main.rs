@@ -11,6 +11,7 @@ mod health;
 mod integrity;
 mod jobs;
 mod links;
+mod metrics;
 mod read_path;
 mod schema;
 mod storage;

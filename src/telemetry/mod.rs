@@ -19,3 +19,20 @@ pub fn init(format: LogFormat) {
     // Already installed (tests): keep the first one.
     let _ = result;
 }
+
+pub mod metrics;
+
+tokio::task_local! {
+    /// The `x-request-id` of the HTTP request being served.
+    static REQUEST_ID: String;
+}
+
+/// The current request's id, when called while serving one.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Runs `f` with `id` as the current request id.
+pub async fn with_request_id<F: std::future::Future>(id: String, f: F) -> F::Output {
+    REQUEST_ID.scope(id, f).await
+}
