@@ -61,7 +61,18 @@ pub async fn follow(State(state): State<HttpState>, Path(token): Path<String>) -
         Ok(v) => headers.insert(header::LOCATION, v),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The redirect may be reused while both the link and its target are
+    // valid: the shorter of the two lifetimes.
+    let target_lifetime = i64::try_from(REDIRECT_LIFETIME.as_secs()).unwrap_or(0);
+    let max_age = (link.expires_at - now)
+        .num_seconds()
+        .clamp(0, target_lifetime);
+    if let Ok(v) = HeaderValue::from_str(&format!("private, max-age={max_age}")) {
+        headers.insert(header::CACHE_CONTROL, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}-{}\"", link.id, max_age)) {
+        headers.insert(header::ETAG, v);
+    }
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

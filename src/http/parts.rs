@@ -61,18 +61,30 @@ impl PartCounter {
     }
 }
 
+/// Occurrences of `needle` (which starts with CR, rare in uploads) found by
+/// scanning for its first byte: this runs over every byte of every upload.
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle)
-        .count()
+    let Some((&first, rest)) = needle.split_first() else {
+        return 0;
+    };
+    let mut found = 0;
+    let mut from = 0;
+    while let Some(offset) = haystack[from..].iter().position(|&b| b == first) {
+        let at = from + offset;
+        if haystack[at + 1..].starts_with(rest) {
+            found += 1;
+        }
+        from = at + 1;
+    }
+    found
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const BODY: &[u8] = b"--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n\
+    const BODY: &[u8] =
+        b"--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--xy!\r\r\n-\r\n\
         --xyz\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\n2\r\n--xyz--\r\n";
 
     #[test]

@@ -114,9 +114,10 @@ pub async fn page() -> Response {
             .into_response(),
         "no-cache",
     );
-    response
-        .headers_mut()
-        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     response
 }
 
@@ -156,7 +157,9 @@ mod tests {
             let response = asset(Path(name.to_owned())).await;
             assert_eq!(response.status(), StatusCode::OK);
             assert_eq!(response.headers()[header::CONTENT_TYPE], content_type);
-            let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let body = to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body");
             assert_eq!(body.len(), bytes.len());
         }
         for name in ["../playground.rs", "update.sh", "LICENSE.react", ""] {
@@ -171,7 +174,7 @@ mod tests {
         assert_eq!(response.status(), StatusCode::OK);
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
             .to_str()
-            .unwrap();
+            .expect("ASCII header");
         assert!(csp.starts_with("default-src 'none'"));
         assert!(csp.contains("connect-src 'self'"));
     }

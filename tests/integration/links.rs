@@ -278,3 +278,33 @@ async fn the_sweep_is_a_scheduled_job_queued_once() {
     drop(conn);
     assert_eq!(t.run_jobs().await, 1);
 }
+
+#[tokio::test]
+async fn link_redirects_are_cacheable_only_while_link_and_target_are_valid() {
+    let t = TestApp::new().await;
+    let token = t.user("ent", "Enterprise").await;
+    let img = t.upload(&token, "a.jpg", images::jpeg(40, 40)).await;
+    let link = t
+        .gql_ok(
+            Some(&token),
+            CREATE_LINK,
+            json!({ "id": img["id"], "s": 300 }),
+        )
+        .await["createExpiringLink"]
+        .clone();
+    let url = link["url"].as_str().expect("url");
+    let resp = no_redirects().get(url).send().await.expect("get");
+    assert_eq!(resp.headers()["cache-control"], "private, max-age=48");
+    assert!(resp.headers().contains_key("etag"));
+    t.clock.advance(Duration::seconds(290));
+    let resp = no_redirects().get(url).send().await.expect("get");
+    let cache = resp.headers()["cache-control"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let max_age: i64 = cache
+        .strip_prefix("private, max-age=")
+        .and_then(|s| s.parse().ok())
+        .expect("max-age");
+    assert!(max_age <= 10, "{cache}");
+}

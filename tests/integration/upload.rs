@@ -418,3 +418,37 @@ async fn upload_images_stores_all_or_nothing() {
     );
     assert_eq!(t.count("images").await, 2);
 }
+
+#[tokio::test]
+async fn file_responses_carry_cache_headers_matching_their_expiry() {
+    let t = TestApp::builder()
+        .var("URL_TTL_SECONDS", "600")
+        .build()
+        .await;
+    let token = t.user("cachey", "Premium").await;
+    let img = t.upload(&token, "a.jpg", images::jpeg(400, 300)).await;
+    t.run_jobs().await;
+    let image = t.image(&token, img["id"].as_str().expect("id")).await;
+    let url = image["thumbnails"][0]["url"].as_str().expect("url");
+    let resp = t.http.get(url).send().await.expect("get");
+    assert_eq!(resp.status(), 200);
+    let cache = resp.headers()["cache-control"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let max_age: i64 = cache
+        .strip_prefix("private, max-age=")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("cache-control: {cache}"));
+    assert!((600..=750).contains(&max_age), "{cache}");
+    let etag = resp.headers()["etag"].clone();
+    let again = t
+        .http
+        .get(url)
+        .header("if-none-match", etag.clone())
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag);
+}
