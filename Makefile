@@ -28,7 +28,7 @@ fmt: ## format the code
 	$(CARGO) fmt
 
 schema: ## regenerate schema.graphql from the code (a test compares them)
-	$(CARGO) run --quiet -- print-schema > schema.graphql.tmp
+	$(CARGO) run --quiet -- print-schema > schema.graphql.tmp || { rm -f schema.graphql.tmp; exit 1; }
 	mv schema.graphql.tmp schema.graphql
 
 migrate: ## create the database if needed and apply the migrations (DATABASE_URL)

@@ -2,6 +2,7 @@
 //! transaction for the rows and the thumbnail job. A failure at any step
 //! leaves neither a row without its object nor an object without its row.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ struct Checked {
     filename: String,
     info: ImageInfo,
     size: u64,
+    sha256: [u8; 32],
     file: std::fs::File,
 }
 
@@ -55,8 +57,32 @@ pub async fn store_images(
         checked.push(ok);
     }
 
+    // Deduplication: bytes this user uploaded before (or earlier in this
+    // request) reuse that image's objects instead of storing new ones.
+    let hashes: Vec<Vec<u8>> = checked.iter().map(|c| c.sha256.to_vec()).collect();
+    let mut sources: HashMap<[u8; 32], Uuid> = {
+        let mut conn = app.db().await?;
+        Image::sources_by_sha256(&mut conn, owner_id, &hashes)
+            .await?
+            .into_iter()
+            .filter_map(|(sha, source)| Some((<[u8; 32]>::try_from(sha).ok()?, source)))
+            .collect()
+    };
+    let mut source_ids = Vec::with_capacity(checked.len());
+    let mut reused = Vec::new();
     let mut stored: Vec<StorageKey> = Vec::with_capacity(checked.len());
     for c in &checked {
+        if let Some(&source) = sources.get(&c.sha256) {
+            source_ids.push(source);
+            // Sources stored earlier must still exist at commit; ones this
+            // request stores are created by it.
+            if !checked.iter().any(|other| other.id == source) {
+                reused.push(source);
+            }
+            continue;
+        }
+        sources.insert(c.sha256, c.id);
+        source_ids.push(c.id);
         let key = StorageKey::original(c.id);
         let path = file_path(&c.file)?;
         if let Err(e) = app
@@ -72,7 +98,8 @@ pub async fn store_images(
 
     let images: Vec<Image> = checked
         .iter()
-        .map(|c| Image {
+        .zip(source_ids)
+        .map(|(c, source_id)| Image {
             id: c.id,
             owner_id,
             filename: c.filename.clone(),
@@ -82,12 +109,15 @@ pub async fn store_images(
             byte_size: i64::try_from(c.size).unwrap_or(i64::MAX),
             created_at: now,
             expires_at,
+            sha256: Some(c.sha256.to_vec()),
+            source_id,
+            blurhash: None,
         })
         .collect();
     let heights = plan
         .map(|p| p.thumbnail_heights.clone())
         .unwrap_or_default();
-    let recorded = record(app, &images, &heights, now).await;
+    let recorded = record(app, &images, &heights, &reused, now).await;
     if let Err(e) = recorded {
         remove_objects(app, &stored).await;
         return Err(e);
@@ -105,10 +135,20 @@ async fn record(
     app: &Arc<App>,
     images: &[Image],
     heights: &[i32],
+    reused: &[Uuid],
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let mut conn = app.db().await?;
-    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+    conn.transaction::<_, AppError, _>(async |conn| {
+        // A reused source must still be referenced: its last image may have
+        // been deleted (and its objects queued for deletion) since we looked.
+        for &source in reused {
+            if !Image::claim_source(conn, source).await? {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "deduplication source {source} vanished during the upload"
+                )));
+            }
+        }
         for image in images {
             image.insert(conn).await?;
             if !heights.is_empty() {
@@ -139,8 +179,13 @@ async fn check(app: &Arc<App>, incoming: IncomingFile) -> AppResult<Checked> {
     let mut reader = incoming.file.try_clone().map_err(AppError::internal)?;
     std::io::Seek::rewind(&mut reader).map_err(AppError::internal)?;
     let max_pixels = app.config.max_image_pixels;
-    let info = app
-        .run_cpu(move || imaging::probe(std::io::BufReader::new(reader), max_pixels))
+    let (info, sha256) = app
+        .run_cpu(move || {
+            let info = imaging::probe(std::io::BufReader::new(&mut reader), max_pixels)?;
+            let sha256 = sha256_of(&mut reader)
+                .map_err(|e| ImagingError::Decode(format!("reading the file failed: {e}")))?;
+            Ok::<_, ImagingError>((info, sha256))
+        })
         .await
         .map_err(AppError::internal)?
         .map_err(imaging_error)?;
@@ -149,8 +194,26 @@ async fn check(app: &Arc<App>, incoming: IncomingFile) -> AppResult<Checked> {
         filename: clean_filename(&incoming.filename),
         info,
         size,
+        sha256,
         file: incoming.file,
     })
+}
+
+/// SHA-256 of a whole file, read from the start in blocks.
+fn sha256_of(file: &mut std::fs::File) -> std::io::Result<[u8; 32]> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    std::io::Seek::rewind(file)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
 }
 
 fn expiry(now: DateTime<Utc>, expires_in: Option<i32>) -> AppResult<Option<DateTime<Utc>>> {

@@ -119,9 +119,10 @@ pub fn database_url(name: &str) -> String {
 }
 
 pub async fn pg(database: &str) -> anyhow::Result<tokio_postgres::Client> {
-    let (client, connection) = tokio_postgres::connect(&database_url(database), tokio_postgres::NoTls)
-        .await
-        .with_context(|| format!("connecting to {}", database_url(database)))?;
+    let (client, connection) =
+        tokio_postgres::connect(&database_url(database), tokio_postgres::NoTls)
+            .await
+            .with_context(|| format!("connecting to {}", database_url(database)))?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -140,7 +141,9 @@ pub async fn drop_database(name: &str) -> anyhow::Result<()> {
 pub async fn database_exists(name: &str) -> anyhow::Result<bool> {
     let admin = pg("postgres").await?;
     let rows = admin
-        .simple_query(&format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"))
+        .simple_query(&format!(
+            "SELECT 1 FROM pg_database WHERE datname = '{name}'"
+        ))
         .await?;
     Ok(rows
         .iter()
@@ -475,9 +478,12 @@ pub async fn wait_ready(db: &tokio_postgres::Client, count: i64) -> anyhow::Resu
         if ready >= count {
             return Ok(());
         }
-        let failed: i64 = scalar(db, "SELECT count(*) FROM thumbnails WHERE status = 'failed'")
-            .await?
-            .parse()?;
+        let failed: i64 = scalar(
+            db,
+            "SELECT count(*) FROM thumbnails WHERE status = 'failed'",
+        )
+        .await?
+        .parse()?;
         if failed > 0 {
             bail!("{failed} thumbnails FAILED");
         }

@@ -23,6 +23,9 @@ diesel::table! {
         byte_size -> Int8,
         created_at -> Timestamptz,
         expires_at -> Nullable<Timestamptz>,
+        sha256 -> Nullable<Bytea>,
+        source_id -> Uuid,
+        blurhash -> Nullable<Text>,
     }
 }
 

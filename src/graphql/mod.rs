@@ -29,7 +29,7 @@ pub type AppSchema = Schema<Query, Mutation, SubscriptionRoot>;
 /// query a client needs (a page of images with every field, plus `me` and a
 /// page of links) costs about 60; 500 leaves room and still refuses 250
 /// aliases of `me { id }`.
-pub const MAX_DEPTH: usize = 12;
+pub const MAX_DEPTH: usize = 15;
 pub const MAX_COMPLEXITY: usize = 500;
 
 /// The schema without runtime data (for `print-schema`).

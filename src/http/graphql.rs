@@ -4,13 +4,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::http::{GraphiQLSource, MultipartOptions};
+use async_graphql::http::MultipartOptions;
 use async_graphql::{ParseRequestError, ServerError};
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use tokio_util::compat::TokioAsyncReadCompatExt as _;
 
@@ -22,16 +22,6 @@ use crate::error::AppError;
 use crate::graphql::Viewer;
 use crate::graphql::context::{AuthUser, ClientIp};
 use crate::telemetry::metrics;
-
-pub async fn playground() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("image-vault")
-            .finish(),
-    )
-}
 
 /// Headers that a browser cannot send cross-site without a CORS preflight.
 const PREFLIGHT_HEADERS: [&str; 3] = [
@@ -52,6 +42,9 @@ pub async fn graphql_handler(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     if let Err(e) = check_csrf(content_type.as_deref(), &headers) {
+        // Read (a bounded amount of) what the client is sending, so that it
+        // gets to read our answer instead of a reset connection.
+        drain(body, REFUSED_BODY_DRAIN).await;
         return error_response(e);
     }
     let limit = app.config.max_upload_bytes;
@@ -169,6 +162,20 @@ fn bad_request(e: ParseRequestError) -> AppError {
         other => format!("invalid request: {other}"),
     };
     AppError::BadUserInput(message)
+}
+
+/// How much of a refused request's body is read before answering.
+const REFUSED_BODY_DRAIN: usize = 8 << 20;
+
+async fn drain(body: Body, limit: usize) {
+    let mut stream = body.into_data_stream();
+    let mut seen = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len();
+        if seen > limit {
+            break;
+        }
+    }
 }
 
 /// Multipart, form and plain-text POSTs are "simple" requests that any web page

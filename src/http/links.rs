@@ -43,7 +43,7 @@ pub async fn follow(State(state): State<HttpState>, Path(token): Path<String>) -
     let url = match app
         .storage
         .presign_get_at(
-            &StorageKey::original(image.id),
+            &StorageKey::original(image.source_id),
             REDIRECT_LIFETIME,
             SystemTime::from(now),
         )

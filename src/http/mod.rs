@@ -6,6 +6,7 @@ mod health;
 mod links;
 mod metrics;
 mod parts;
+mod playground;
 mod ws;
 
 use std::sync::Arc;
@@ -60,8 +61,9 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(graphql::playground).post(graphql::graphql_handler),
+            get(playground::page).post(graphql::graphql_handler),
         )
+        .route("/graphql/assets/{file}", get(playground::asset))
         .route("/files/{*key}", get(files::get_file))
         .route("/graphql/ws", get(ws::subscriptions))
         .route("/links/{token}", get(links::follow))

@@ -13,6 +13,7 @@ use crate::storage::StorageKey;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteObjects {
+    /// The source whose objects go (see `Image::source_id`).
     pub image_id: Uuid,
     /// Thumbnails as (height, content type); the original is always deleted.
     pub thumbnails: Vec<(u32, String)>,
@@ -24,12 +25,12 @@ impl JobKind for DeleteObjects {
 }
 
 impl DeleteObjects {
-    /// Every object of an image: its original and every thumbnail row's
+    /// Every object of an image's source: its original and every thumbnail row's
     /// object (hidden heights included; a PENDING row may have an object
     /// from a worker that died before marking it).
     pub fn of(image: &Image, thumbnails: &[Thumbnail]) -> DeleteObjects {
         DeleteObjects {
-            image_id: image.id,
+            image_id: image.source_id,
             thumbnails: thumbnails
                 .iter()
                 .map(|t| {

@@ -51,16 +51,19 @@ pub async fn sweep_orphans(app: &Arc<App>) -> Result<usize, JobError> {
     for chunk in keys.chunks(500) {
         let ids: Vec<Uuid> = chunk.iter().map(StorageKey::image_id).collect();
         let mut conn = app.db.get().await?;
+        // Objects are keyed by source (see `Image::source_id`): live while
+        // any image uses the source, and, for a thumbnail, has that height.
         let live_images: HashSet<Uuid> = images::table
-            .filter(images::id.eq_any(&ids))
-            .select(images::id)
+            .filter(images::source_id.eq_any(&ids))
+            .select(images::source_id)
             .load(&mut conn)
             .await?
             .into_iter()
             .collect();
         let live_thumbs: HashSet<(Uuid, i32)> = thumbnails::table
-            .filter(thumbnails::image_id.eq_any(&ids))
-            .select((thumbnails::image_id, thumbnails::height))
+            .inner_join(images::table)
+            .filter(images::source_id.eq_any(&ids))
+            .select((images::source_id, thumbnails::height))
             .load(&mut conn)
             .await?
             .into_iter()

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 
 use super::delete_objects::DeleteObjects;
@@ -57,19 +58,27 @@ pub async fn sweep(app: &Arc<App>) -> Result<SweepReport, JobError> {
         }
         let ids: Vec<_> = expired.iter().map(|i| i.id).collect();
         let thumbs = Thumbnail::for_images(&mut conn, &ids).await?;
-        drop(conn);
-        // Objects first, rows after: if storage is down the rows stay and
-        // the next sweep tries again, so no object is ever left without a row.
         for image in &expired {
             let mine: Vec<Thumbnail> = thumbs
                 .iter()
                 .filter(|t| t.image_id == image.id)
                 .cloned()
                 .collect();
-            DeleteObjects::of(image, &mine).run(app).await?;
+            // Objects first, the row after, under the source's lock: if
+            // storage is down the row stays and the next sweep tries again,
+            // so no object is left without a row. Objects that another
+            // image (same bytes) still uses stay.
+            report.images += conn
+                .transaction::<_, JobError, _>(async |conn| {
+                    Image::lock_source(conn, image.source_id).await?;
+                    if !Image::source_shared(conn, image.source_id, image.id).await? {
+                        DeleteObjects::of(image, &mine).run(app).await?;
+                    }
+                    Ok(Image::delete_many(conn, &[image.id]).await?)
+                })
+                .await?;
         }
-        let mut conn = app.db.get().await?;
-        report.images += Image::delete_many(&mut conn, &ids).await?;
+        drop(conn);
         if expired.len() < usize::try_from(BATCH).unwrap_or(usize::MAX) {
             break;
         }

@@ -40,13 +40,24 @@ impl MakeThumbnails {
                 tracing::debug!("image has expired; the sweeper removes it");
                 return Ok(());
             }
-            let heights = Thumbnail::pending_heights(&mut conn, self.image_id).await?;
+            let mut heights = Thumbnail::pending_heights(&mut conn, self.image_id).await?;
+            // Same bytes uploaded before: take over what is already made.
+            if !heights.is_empty() {
+                let copied = Thumbnail::copy_ready_from_siblings(&mut conn, &image).await?;
+                if !copied.is_empty() {
+                    heights.retain(|h| !copied.contains(h));
+                    crate::events::publish(&mut conn, image.id).await?;
+                }
+            }
             (image, heights)
         };
         if heights.is_empty() {
             return Ok(());
         }
-        let original = app.storage.get(&StorageKey::original(image.id)).await?;
+        let original = app
+            .storage
+            .get(&StorageKey::original(image.source_id))
+            .await?;
         let spec = ThumbnailSpec {
             heights: heights
                 .iter()
@@ -65,7 +76,13 @@ impl MakeThumbnails {
                 let result = imaging::make_thumbnails(&original, &spec);
                 metrics::histogram!(crate::telemetry::metrics::THUMBNAIL_SECONDS, "source" => size_class)
                     .record(started.elapsed().as_secs_f64());
-                result
+                result.map(|thumbs| {
+                    let blurhash = thumbs
+                        .iter()
+                        .min_by_key(|t| t.actual_height)
+                        .and_then(|t| placeholder(&t.bytes));
+                    (thumbs, blurhash)
+                })
             })
             .await
             .map_err(JobError::retry)?
@@ -74,8 +91,13 @@ impl MakeThumbnails {
                 ImagingError::Encode(_) => JobError::retry(e),
                 other => JobError::abort(other),
             })?;
+        let (thumbs, blurhash) = thumbs;
+        if let Some(hash) = blurhash {
+            let mut conn = app.db.get().await?;
+            Image::set_blurhash(&mut conn, image.source_id, &hash).await?;
+        }
         for thumb in thumbs {
-            let key = StorageKey::thumbnail(image.id, thumb.height, thumb.kind.extension());
+            let key = StorageKey::thumbnail(image.source_id, thumb.height, thumb.kind.extension());
             let byte_size = i64::try_from(thumb.bytes.len())
                 .context("thumbnail size")
                 .map_err(JobError::abort)?;
@@ -99,6 +121,7 @@ impl MakeThumbnails {
         Ok(())
     }
 
+    /// Fails a job for good: its pending thumbnails are FAILED with the reason.
     pub async fn mark_failed(&self, app: &Arc<App>, reason: &str) {
         let result = async {
             let mut conn = app.db.get().await.map_err(anyhow::Error::new)?;
@@ -111,4 +134,14 @@ impl MakeThumbnails {
             tracing::error!(image.id = %self.image_id, error = %e, "cannot mark thumbnails failed");
         }
     }
+}
+
+/// A BlurHash of a (small) thumbnail: a few dozen bytes that clients paint
+/// while the image loads. `None` if the thumbnail cannot be read back.
+fn placeholder(thumbnail: &[u8]) -> Option<String> {
+    let small = image::load_from_memory(thumbnail)
+        .ok()?
+        .thumbnail(32, 32)
+        .to_rgba8();
+    blurhash::encode(4, 3, small.width(), small.height(), small.as_raw()).ok()
 }

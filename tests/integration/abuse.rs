@@ -819,7 +819,7 @@ async fn file_urls_with_an_altered_key_expiry_or_signature_are_refused() {
     let t = TestApp::new().await;
     let token = t.user("signer", "Premium").await;
     let first = t.upload(&token, "a.jpg", images::jpeg(300, 300)).await;
-    let second = t.upload(&token, "b.jpg", images::jpeg(300, 300)).await;
+    let second = t.upload(&token, "b.jpg", images::jpeg(300, 301)).await;
     t.run_jobs().await;
     let first = t.image(&token, first["id"].as_str().expect("id")).await;
     let second = t.image(&token, second["id"].as_str().expect("id")).await;

@@ -747,11 +747,12 @@ async fn two_servers_and_two_workers_make_every_thumbnail_of_200_uploads_exactly
         Process::worker(&env, "worker-b"),
     );
     let servers = [a.base.clone(), b.base.clone()];
-    let jpeg = images::jpeg(64, 48);
     let http = reqwest::Client::new();
     let results: Vec<(reqwest::StatusCode, Value)> = futures_util::stream::iter(0..UPLOADS)
         .map(|i| {
-            let (http, base, token, jpeg) = (&http, &servers[i % 2], &token, jpeg.clone());
+            // Distinct bytes each: identical ones would be deduplicated.
+            let (w, h) = (64 + (i % 50) as u32, 48 + (i / 50) as u32);
+            let (http, base, token, jpeg) = (&http, &servers[i % 2], &token, images::jpeg(w, h));
             async move { upload_to(http, base, token, &format!("{i}.jpg"), jpeg).await }
         })
         .buffer_unordered(8)

@@ -213,7 +213,7 @@ async fn an_expiring_image_vanishes_on_time_and_the_sweeper_removes_it() {
     let img = body["data"]["uploadImage"].clone();
     let id = img["id"].as_str().expect("id").to_owned();
     assert!(img["expiresAt"].is_string());
-    let keep = t.upload(&token, "keep.jpg", images::jpeg(300, 200)).await;
+    let keep = t.upload(&token, "keep.jpg", images::jpeg(301, 200)).await;
     t.run_jobs().await;
     let link = t
         .gql_ok(Some(&token), CREATE_LINK, json!({ "id": id, "s": 3600 }))

@@ -6,6 +6,7 @@ mod abuse;
 mod admin;
 mod auth;
 mod cli;
+mod dedup;
 mod faults;
 mod health;
 mod integrity;

@@ -14,8 +14,9 @@ async fn seed_images(t: &TestApp, username: &str, count: usize) {
         .expect("user");
     let base = t.clock.now();
     for i in 0..count {
+        let id = Uuid::now_v7();
         let image = Image {
-            id: Uuid::now_v7(),
+            id,
             owner_id: owner.id,
             filename: format!("{i}.jpg"),
             content_type: "image/jpeg".into(),
@@ -24,6 +25,9 @@ async fn seed_images(t: &TestApp, username: &str, count: usize) {
             byte_size: 1000,
             created_at: base - chrono::Duration::seconds(i as i64),
             expires_at: None,
+            sha256: None,
+            source_id: id,
+            blurhash: None,
         };
         image.insert(&mut conn).await.expect("insert");
         Thumbnail::insert_pending(&mut conn, image.id, &[200, 400])

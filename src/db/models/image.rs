@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use crate::db::schema::images;
 
-/// An uploaded original. Its object lives at `StorageKey::original(id)`.
+/// An uploaded original. Its objects live under `source_id`: its own id, or
+/// the id of an earlier upload of the same bytes by the same user.
 #[derive(Clone, Debug, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = images, check_for_backend(diesel::pg::Pg))]
 pub struct Image {
@@ -18,6 +19,9 @@ pub struct Image {
     pub byte_size: i64,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub sha256: Option<Vec<u8>>,
+    pub source_id: Uuid,
+    pub blurhash: Option<String>,
 }
 
 impl Image {
@@ -79,6 +83,77 @@ impl Image {
             );
         }
         query.load(conn).await
+    }
+
+    /// For each hash the owner uploaded before, the source whose objects
+    /// hold those bytes.
+    pub async fn sources_by_sha256(
+        conn: &mut AsyncPgConnection,
+        owner_id: Uuid,
+        hashes: &[Vec<u8>],
+    ) -> QueryResult<Vec<(Vec<u8>, Uuid)>> {
+        let rows: Vec<(Option<Vec<u8>>, Uuid)> = images::table
+            .filter(images::owner_id.eq(owner_id))
+            .filter(images::sha256.eq_any(hashes))
+            .select((images::sha256, images::source_id))
+            .distinct_on(images::sha256)
+            .order((images::sha256, images::created_at))
+            .load(conn)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(sha, source)| Some((sha?, source)))
+            .collect())
+    }
+
+    /// Serialises everything that decides a source's fate (uploads reusing
+    /// it, deletions releasing it) for the rest of the transaction.
+    pub async fn lock_source(conn: &mut AsyncPgConnection, source_id: Uuid) -> QueryResult<()> {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7164201))")
+            .bind::<diesel::sql_types::Text, _>(source_id.to_string())
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+
+    /// Locks a source and says whether any image still uses it.
+    pub async fn claim_source(conn: &mut AsyncPgConnection, source_id: Uuid) -> QueryResult<bool> {
+        Self::lock_source(conn, source_id).await?;
+        Self::source_in_use(conn, source_id).await
+    }
+
+    pub async fn source_in_use(conn: &mut AsyncPgConnection, source_id: Uuid) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            images::table.filter(images::source_id.eq(source_id)),
+        ))
+        .get_result(conn)
+        .await
+    }
+
+    /// Whether an image other than `except` uses the source.
+    pub async fn source_shared(
+        conn: &mut AsyncPgConnection,
+        source_id: Uuid,
+        except: Uuid,
+    ) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            images::table
+                .filter(images::source_id.eq(source_id))
+                .filter(images::id.ne(except)),
+        ))
+        .get_result(conn)
+        .await
+    }
+
+    pub async fn set_blurhash(
+        conn: &mut AsyncPgConnection,
+        source_id: Uuid,
+        blurhash: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(images::table.filter(images::source_id.eq(source_id)))
+            .set(images::blurhash.eq(blurhash))
+            .execute(conn)
+            .await
     }
 
     /// Images whose expiry has passed, oldest expiry first.

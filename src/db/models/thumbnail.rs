@@ -76,6 +76,49 @@ impl Thumbnail {
             .await
     }
 
+    /// Marks this image's PENDING heights READY where another image with the
+    /// same source already has them READY (their objects are shared).
+    /// Returns the heights taken over.
+    pub async fn copy_ready_from_siblings(
+        conn: &mut AsyncPgConnection,
+        image: &super::Image,
+    ) -> QueryResult<Vec<i32>> {
+        use diesel::sql_types::Uuid as SqlUuid;
+        #[derive(QueryableByName)]
+        struct Height {
+            #[diesel(sql_type = diesel::sql_types::Int4)]
+            height: i32,
+        }
+        let rows: Vec<Height> = diesel::sql_query(
+            "UPDATE thumbnails AS t
+                SET status = 'ready', width = s.width, pixel_height = s.pixel_height,
+                    byte_size = s.byte_size, content_type = s.content_type,
+                    error = NULL, updated_at = now()
+               FROM (SELECT DISTINCT ON (th.height) th.*
+                       FROM thumbnails th JOIN images i ON i.id = th.image_id
+                      WHERE i.source_id = $2 AND th.image_id <> $1 AND th.status = 'ready'
+                      ORDER BY th.height, th.updated_at) AS s
+              WHERE t.image_id = $1 AND t.height = s.height AND t.status = 'pending'
+          RETURNING t.height",
+        )
+        .bind::<SqlUuid, _>(image.id)
+        .bind::<SqlUuid, _>(image.source_id)
+        .load(conn)
+        .await?;
+        if image.blurhash.is_none() {
+            diesel::sql_query(
+                "UPDATE images SET blurhash = (SELECT blurhash FROM images
+                  WHERE source_id = $2 AND blurhash IS NOT NULL LIMIT 1)
+                 WHERE id = $1 AND blurhash IS NULL",
+            )
+            .bind::<SqlUuid, _>(image.id)
+            .bind::<SqlUuid, _>(image.source_id)
+            .execute(conn)
+            .await?;
+        }
+        Ok(rows.into_iter().map(|r| r.height).collect())
+    }
+
     pub async fn mark_ready(
         conn: &mut AsyncPgConnection,
         image_id: Uuid,

@@ -97,7 +97,10 @@ impl ImageMutation {
                 let Some(image) = Image::delete_visible(conn, owner, id, now).await? else {
                     return Ok(false);
                 };
-                queue::enqueue(conn, &DeleteObjects::of(&image, &thumbs), now).await?;
+                // The objects go only with the last image that uses them.
+                if !Image::claim_source(conn, image.source_id).await? {
+                    queue::enqueue(conn, &DeleteObjects::of(&image, &thumbs), now).await?;
+                }
                 Ok(true)
             })
             .await?;

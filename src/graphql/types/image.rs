@@ -96,12 +96,17 @@ impl ImageObject {
         self.image.expires_at
     }
 
+    /// A BlurHash (https://blurha.sh) placeholder, once the thumbnails are made.
+    async fn blurhash(&self) -> Option<&str> {
+        self.image.blurhash.as_deref()
+    }
+
     /// Presigned URL of the original; null unless the plan grants originals.
     async fn original_url(&self, ctx: &Context<'_>) -> AppResult<Option<String>> {
         if !self.grants.original_link {
             return Ok(None);
         }
-        presign(ctx, &StorageKey::original(self.image.id))
+        presign(ctx, &StorageKey::original(self.image.source_id))
             .await
             .map(Some)
     }
@@ -136,7 +141,7 @@ impl ImageObject {
                         .and_then(ext_for_content_type)
                         .unwrap_or("jpg");
                     let key = StorageKey::thumbnail(
-                        self.image.id,
+                        self.image.source_id,
                         u32::try_from(height).unwrap_or_default(),
                         ext,
                     );

@@ -202,7 +202,7 @@ impl TestApp {
     }
 }
 
-pub const IMAGE_FIELDS: &str = "id filename contentType width height byteSize createdAt expiresAt originalUrl thumbnails { height width status url }";
+pub const IMAGE_FIELDS: &str = "id filename contentType width height byteSize createdAt expiresAt blurhash originalUrl thumbnails { height width status url }";
 
 /// The `extensions.code` of the first error.
 pub fn error_code(body: &Value) -> &str {

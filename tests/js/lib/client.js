@@ -1,5 +1,6 @@
 // The Apollo Client set-up that the README's "Front-end clients" section shows,
-// line for line, so that the suite proves it. Only the import paths differ:
+// line for line, so that the suite proves it (plus a switch for the CSRF test
+// and the README's URLs as a parameter). Only the import paths differ:
 // Apollo Client 3 has no package "exports", so Node's ESM loader needs the
 // explicit `/index.js` files that a bundler (Vite, webpack) finds by itself,
 // and `@apollo/client/core` is the React-free part (`@apollo/client` itself

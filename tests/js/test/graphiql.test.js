@@ -91,6 +91,8 @@ test('GraphiQL in Chromium: log in, set the Authorization header, run a query an
 
   const response = await page.goto(`${BASE_URL}/graphql`);
   assert.equal(response.status(), 200);
+  await page.waitForLoadState('load');
+  assert.deepEqual(foreign, [], 'the playground loads nothing from other hosts');
   await page.locator('.graphiql-container').waitFor({ timeout: 15_000 });
 
   // The schema loaded (introspection): the documentation explorer lists the root types.

@@ -32,6 +32,8 @@ async function upload(token, bytes, name) {
 
 test('graphql-ws client.iterate: imageUpdated emits the current state, then each change, until READY', async (t) => {
   const token = await login();
+  // The same bytes as apollo.test.js's upload: once uploads are deduplicated
+  // per user, this is a repeat that must still end READY with its own id.
   const id = await upload(token, makePng(900, 600), 'iterate.png');
 
   // --- README snippet starts -------------------------------------------------

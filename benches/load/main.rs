@@ -1,0 +1,189 @@
+//! Load driver for the service targets of BENCHMARKS.md (pipeline, read
+//! path, memory, start-up): runs the real `image-vault` binary (release
+//! profile) against the machine's Postgres and an s3s-fs S3 server that
+//! this process serves, and prints the figures.
+//!
+//! `cargo bench --bench load -- <pipeline|read|memory|startup|all> [options]`
+//! (or `bench/load.sh`). Needs only Postgres (`BENCH_DATABASE_SERVER`,
+//! default `postgres://postgres@127.0.0.1:5432`); databases are named
+//! `iv_bench_*` and dropped afterwards.
+
+#[path = "../common/corpus.rs"]
+mod corpus;
+mod infra;
+mod memory;
+mod pipeline;
+mod read;
+mod startup;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "image-vault load driver (see BENCHMARKS.md)")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true, global = true)]
+    bench: bool,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Uploads/s until all thumbnails are READY vs the kernel on 2 threads.
+    Pipeline {
+        #[arg(long, default_value_t = 200)]
+        images: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
+    /// images(first: 50) vs { __typename }; deep vs first page; plans; presigning.
+    Read {
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        images: i64,
+        /// Keep the seeded database (iv_bench_read) for the next run.
+        #[arg(long)]
+        keep_db: bool,
+        /// Also record `perf record -g` of the server under the page load.
+        #[arg(long)]
+        perf: bool,
+    },
+    /// Peak RSS: concurrent 20 MB uploads, and one 4000x3000 thumbnail job.
+    Memory {
+        #[arg(long, default_value_t = 32)]
+        uploads: usize,
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
+    /// Launch to first /healthz 200.
+    Startup {
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
+    /// Every scenario with its defaults.
+    All,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.scenario)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(scenario: Scenario) -> anyhow::Result<()> {
+    std::fs::create_dir_all(infra::work_dir())?;
+    println!(
+        "machine: {} cores, {}; server binary {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model(),
+        infra::server_bin().display()
+    );
+    let corpus_dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-corpus");
+    let corpus = || corpus::ensure(&corpus_dir);
+    match scenario {
+        Scenario::Pipeline {
+            images,
+            concurrency,
+            rounds,
+            workers,
+        } => {
+            let opts = pipeline::Options {
+                images,
+                concurrency,
+                rounds,
+                workers,
+            };
+            pipeline::run(&opts, &corpus()?).await
+        }
+        Scenario::Read {
+            clients,
+            seconds,
+            rounds,
+            images,
+            keep_db,
+            perf,
+        } => {
+            let opts = read::Options {
+                clients,
+                seconds,
+                rounds,
+                images,
+                keep_db,
+                perf,
+            };
+            read::run(&opts).await
+        }
+        Scenario::Memory { uploads, workers } => {
+            memory::run(&memory::Options { uploads, workers }, &corpus()?).await
+        }
+        Scenario::Startup { runs } => startup::run(&startup::Options { runs }).await,
+        Scenario::All => {
+            let corpus = corpus()?;
+            startup::run(&startup::Options { runs: 10 }).await?;
+            memory::run(
+                &memory::Options {
+                    uploads: 32,
+                    workers: 2,
+                },
+                &corpus,
+            )
+            .await?;
+            let opts = pipeline::Options {
+                images: 200,
+                concurrency: 4,
+                rounds: 3,
+                workers: 2,
+            };
+            pipeline::run(&opts, &corpus).await?;
+            let opts = read::Options {
+                clients: 8,
+                seconds: 5.0,
+                rounds: 3,
+                images: 1_000_000,
+                keep_db: false,
+                perf: false,
+            };
+            read::run(&opts).await
+        }
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
