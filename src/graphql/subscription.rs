@@ -17,7 +17,7 @@ use crate::graphql::types::{Grants, ImageObject, parse_id};
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// The image now, then again each time one of its thumbnails becomes
     /// READY or FAILED (made by a worker in any process). Ends when the image
