@@ -23,7 +23,7 @@ use crate::support::db::url_for;
 use crate::support::images::{self, dimensions};
 use crate::support::process::{Process, ProcessEnv, log_field, wait_until};
 use crate::support::s3::start_s3_server;
-use crate::support::{TestApp, error_code};
+use crate::support::{TestApp, error_code, upload_to};
 
 /// Deadline for conditions that take well under a second when all is well.
 const SOON: Duration = Duration::from_secs(30);
@@ -195,37 +195,6 @@ fn image_id(image: &Value) -> Uuid {
         .as_str()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no image id in {image}"))
-}
-
-/// Uploads one file to any server (GraphQL multipart request spec).
-async fn upload_to(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    filename: &str,
-    bytes: Vec<u8>,
-) -> (reqwest::StatusCode, Value) {
-    let operations = json!({
-        "query": "mutation($file: Upload!) { uploadImage(file: $file) { id thumbnails { height status } } }",
-        "variables": { "file": null },
-    });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", operations.to_string())
-        .text("map", r#"{"0": ["variables.file"]}"#)
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
-        );
-    let resp = http
-        .post(format!("{base}/graphql"))
-        .bearer_auth(token)
-        .header("apollo-require-preflight", "true")
-        .multipart(form)
-        .send()
-        .await
-        .expect("send upload");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 /// Log events with this message.
@@ -491,7 +460,7 @@ async fn lost_database_connections_fail_requests_cleanly_and_every_pool_recovers
     let in_flight = {
         let (http, base, token) = (t.http.clone(), t.base.clone(), token.clone());
         tokio::spawn(async move {
-            upload_to(&http, &base, &token, "a.jpg", images::jpeg(320, 240)).await
+            upload_to(&http, &base, &token, "a.jpg", images::jpeg(320, 240), None).await
         })
     };
     let waiting = wait_until("the upload waits inside its transaction", SOON, || async {
@@ -753,7 +722,7 @@ async fn two_servers_and_two_workers_make_every_thumbnail_of_200_uploads_exactly
             // Distinct bytes each: identical ones would be deduplicated.
             let (w, h) = (64 + (i % 50) as u32, 48 + (i / 50) as u32);
             let (http, base, token, jpeg) = (&http, &servers[i % 2], &token, images::jpeg(w, h));
-            async move { upload_to(http, base, token, &format!("{i}.jpg"), jpeg).await }
+            async move { upload_to(http, base, token, &format!("{i}.jpg"), jpeg, None).await }
         })
         .buffer_unordered(8)
         .collect()

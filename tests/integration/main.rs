@@ -15,6 +15,7 @@ mod links;
 mod metrics;
 mod read_path;
 mod schema;
+mod secrets;
 mod storage;
 mod subscriptions;
 mod upload;

@@ -111,29 +111,7 @@ impl TestApp {
         bytes: Vec<u8>,
         expires_in: Option<i32>,
     ) -> (reqwest::StatusCode, Value) {
-        let operations = json!({
-            "query": format!("mutation($file: Upload!, $exp: Int) {{ uploadImage(file: $file, expiresIn: $exp) {{ {IMAGE_FIELDS} }} }}"),
-            "variables": { "file": null, "exp": expires_in },
-        });
-        let form = reqwest::multipart::Form::new()
-            .text("operations", operations.to_string())
-            .text("map", r#"{"0": ["variables.file"]}"#)
-            .part(
-                "0",
-                reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
-            );
-        let resp = self
-            .http
-            .post(format!("{}/graphql", self.base))
-            .bearer_auth(token)
-            .header("apollo-require-preflight", "true")
-            .multipart(form)
-            .send()
-            .await
-            .expect("send upload");
-        let status = resp.status();
-        let body = resp.json().await.unwrap_or(Value::Null);
-        (status, body)
+        upload_to(&self.http, &self.base, token, filename, bytes, expires_in).await
     }
 
     /// Uploads and expects success; returns the image.
@@ -200,6 +178,40 @@ impl TestApp {
             .await
             .expect("count")
     }
+}
+
+/// Uploads one file to the server at `base` through the GraphQL multipart
+/// request spec; returns the status and the whole response body.
+pub async fn upload_to(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    filename: &str,
+    bytes: Vec<u8>,
+    expires_in: Option<i32>,
+) -> (reqwest::StatusCode, Value) {
+    let operations = json!({
+        "query": format!("mutation($file: Upload!, $exp: Int) {{ uploadImage(file: $file, expiresIn: $exp) {{ {IMAGE_FIELDS} }} }}"),
+        "variables": { "file": null, "exp": expires_in },
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", r#"{"0": ["variables.file"]}"#)
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
+        );
+    let resp = http
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .header("apollo-require-preflight", "true")
+        .multipart(form)
+        .send()
+        .await
+        .expect("send upload");
+    let status = resp.status();
+    let body = resp.json().await.unwrap_or(Value::Null);
+    (status, body)
 }
 
 pub const IMAGE_FIELDS: &str = "id filename contentType width height byteSize createdAt expiresAt blurhash originalUrl thumbnails { height width status url }";
