@@ -1,5 +1,6 @@
 //! Opaque keyset cursors on `(created_at, id)`.
 
+use async_graphql::connection::{Connection, Edge};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -34,6 +35,56 @@ impl Cursor {
             created_at: DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
             id: Uuid::parse_str(id).map_err(|_| bad())?,
         })
+    }
+}
+
+/// `first` and `after` of a connection, validated.
+#[derive(Clone, Copy, Debug)]
+pub struct PageRequest {
+    pub after: Option<Cursor>,
+    pub limit: i64,
+}
+
+impl PageRequest {
+    pub fn new(first: i32, after: Option<&str>) -> Result<Self, AppError> {
+        Ok(PageRequest {
+            limit: page_size(first)?,
+            after: after.map(Cursor::decode).transpose()?,
+        })
+    }
+
+    /// The keyset to continue after, for the model's `page` query.
+    pub fn keyset(&self) -> Option<(DateTime<Utc>, Uuid)> {
+        self.after.map(|c| (c.created_at, c.id))
+    }
+
+    /// How many rows to fetch: one more than the page tells whether there is a next.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// Cuts fetched rows down to the page; true when there is a next page.
+    pub fn trim<T>(&self, rows: &mut Vec<T>) -> bool {
+        let limit = usize::try_from(self.limit).unwrap_or(0);
+        let has_next = rows.len() > limit;
+        rows.truncate(limit);
+        has_next
+    }
+
+    /// The Relay connection of a trimmed page.
+    pub fn connection<T, N: async_graphql::OutputType>(
+        &self,
+        rows: Vec<T>,
+        has_next: bool,
+        key: impl Fn(&T) -> Cursor,
+        mut node: impl FnMut(T) -> N,
+    ) -> Connection<String, N> {
+        let mut connection = Connection::new(self.after.is_some(), has_next);
+        connection.edges.extend(rows.into_iter().map(|row| {
+            let cursor = key(&row).encode();
+            Edge::new(cursor, node(row))
+        }));
+        connection
     }
 }
 

@@ -9,6 +9,13 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::db::models::{Plan, Thumbnail};
 
+async fn connection(app: &App) -> Result<crate::db::DbConn, Arc<anyhow::Error>> {
+    app.db
+        .get()
+        .await
+        .map_err(|e| Arc::new(anyhow::Error::new(e)))
+}
+
 pub struct PlanLoader {
     app: Arc<App>,
 }
@@ -24,12 +31,7 @@ impl Loader<Uuid> for PlanLoader {
     type Error = Arc<anyhow::Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Plan>, Self::Error> {
-        let mut conn = self
-            .app
-            .db
-            .get()
-            .await
-            .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
+        let mut conn = connection(&self.app).await?;
         let plans = Plan::find_many(&mut conn, keys)
             .await
             .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
@@ -53,12 +55,7 @@ impl Loader<Uuid> for ThumbnailLoader {
     type Error = Arc<anyhow::Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Thumbnail>>, Self::Error> {
-        let mut conn = self
-            .app
-            .db
-            .get()
-            .await
-            .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
+        let mut conn = connection(&self.app).await?;
         let rows = Thumbnail::for_images(&mut conn, keys)
             .await
             .map_err(|e| Arc::new(anyhow::Error::new(e)))?;

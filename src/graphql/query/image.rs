@@ -1,4 +1,4 @@
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
 
 use std::collections::HashMap;
@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::db::models::{Image, Thumbnail};
 use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::cursor::{self, Cursor};
+use crate::graphql::cursor::{Cursor, PageRequest};
 use crate::graphql::guards::Role;
 use crate::graphql::types::{Grants, ImageObject, parse_id};
 
@@ -27,19 +27,17 @@ impl ImageQuery {
     ) -> AppResult<Connection<String, ImageObject>> {
         let auth = ctx.auth()?;
         let app = ctx.app();
-        let limit = cursor::page_size(first)?;
-        let after = after.as_deref().map(Cursor::decode).transpose()?;
+        let page = PageRequest::new(first, after.as_deref())?;
         let mut conn = app.db().await?;
         let mut rows = Image::page(
             &mut conn,
             auth.user.id,
             app.clock.now(),
-            after.map(|c| (c.created_at, c.id)),
-            limit + 1,
+            page.keyset(),
+            page.fetch(),
         )
         .await?;
-        let has_next = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let has_next = page.trim(&mut rows);
         let grants = Grants::of(auth.plan.as_ref());
         // The page's thumbnails in one query, when the plan shows any.
         let mut thumbs: HashMap<Uuid, Vec<Thumbnail>> = HashMap::new();
@@ -50,24 +48,19 @@ impl ImageQuery {
             }
         }
         drop(conn);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|image| {
-            let cursor = Cursor {
+        Ok(page.connection(
+            rows,
+            has_next,
+            |image| Cursor {
                 created_at: image.created_at,
                 id: image.id,
-            }
-            .encode();
-            let thumbnails = Some(thumbs.remove(&image.id).unwrap_or_default());
-            Edge::new(
-                cursor,
-                ImageObject {
-                    image,
-                    grants: grants.clone(),
-                    thumbnails,
-                },
-            )
-        }));
-        Ok(connection)
+            },
+            |image| ImageObject {
+                thumbnails: Some(thumbs.remove(&image.id).unwrap_or_default()),
+                image,
+                grants: grants.clone(),
+            },
+        ))
     }
 
     /// One of your images; null when it does not exist, is not yours or has expired.

@@ -1,8 +1,8 @@
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Object};
 
 use crate::db::models::User;
-use crate::graphql::cursor::{self, Cursor};
+use crate::graphql::cursor::{Cursor, PageRequest};
 
 use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
@@ -32,22 +32,18 @@ impl UserQuery {
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
     ) -> AppResult<Connection<String, UserObject>> {
-        let limit = cursor::page_size(first)?;
-        let after = after.as_deref().map(Cursor::decode).transpose()?;
+        let page = PageRequest::new(first, after.as_deref())?;
         let mut conn = ctx.app().db().await?;
-        let mut rows =
-            User::page(&mut conn, after.map(|c| (c.created_at, c.id)), limit + 1).await?;
-        let has_next = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|user| {
-            let cursor = Cursor {
+        let mut rows = User::page(&mut conn, page.keyset(), page.fetch()).await?;
+        let has_next = page.trim(&mut rows);
+        Ok(page.connection(
+            rows,
+            has_next,
+            |user| Cursor {
                 created_at: user.created_at,
                 id: user.id,
-            }
-            .encode();
-            Edge::new(cursor, UserObject { user, plan: None })
-        }));
-        Ok(connection)
+            },
+            |user| UserObject { user, plan: None },
+        ))
     }
 }
