@@ -15,7 +15,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-bin="${IMAGE_VAULT_BIN:-$root/target/debug/image-vault}"
+bin="${IMAGE_VAULT_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/image-vault}"
 [[ "$bin" = /* ]] || bin="$root/$bin"
 pghost="${PGHOST:-127.0.0.1}"
 pgport="${PGPORT:-5432}"
