@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod direct_upload;
 pub mod error;
 pub mod events;
 pub mod graphql;

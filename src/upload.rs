@@ -1,6 +1,10 @@
 //! Turning uploaded files into images: validate, store the original, then one
 //! transaction for the rows and the thumbnail job. A failure at any step
 //! leaves neither a row without its object nor an object without its row.
+//!
+//! Multipart uploads and direct uploads (see `direct_upload`) share this:
+//! [`check`] validates a local file, [`persist`] stores and records checked
+//! files; only where the original's bytes come from differs ([`Origin`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,12 +15,12 @@ use diesel_async::AsyncConnection as _;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::db::models::{Image, Plan, Thumbnail};
+use crate::db::models::{Image, Plan, Thumbnail, UploadSlot};
 use crate::error::{AppError, AppResult};
 use crate::imaging::{self, ImageInfo, ImagingError};
 use crate::jobs::queue;
 use crate::jobs::thumbnails::MakeThumbnails;
-use crate::storage::StorageKey;
+use crate::storage::{ObjectVersion, StorageKey};
 
 /// Bounds of `expiresIn` for uploads, in seconds: five minutes to a year.
 pub const IMAGE_EXPIRY_RANGE: std::ops::RangeInclusive<i32> = 300..=31_536_000;
@@ -27,13 +31,36 @@ pub struct IncomingFile {
     pub file: std::fs::File,
 }
 
-struct Checked {
+/// A file that passed [`check`], ready for [`persist`].
+pub(crate) struct Checked {
     id: Uuid,
     filename: String,
     info: ImageInfo,
     size: u64,
     sha256: [u8; 32],
     file: std::fs::File,
+    origin: Origin,
+}
+
+/// Where the original's bytes come from when it is stored.
+enum Origin {
+    /// Only the local file: it is streamed into the store.
+    Local,
+    /// A direct upload already in the store: copied there, server-side,
+    /// if it is still the version that was checked.
+    Staged {
+        key: StorageKey,
+        version: ObjectVersion,
+    },
+}
+
+impl Checked {
+    /// The checked file is (a local copy of) the staged object `key` at
+    /// `version`, which becomes the original without being sent again.
+    pub(crate) fn staged(mut self, key: StorageKey, version: ObjectVersion) -> Self {
+        self.origin = Origin::Staged { key, version };
+        self
+    }
 }
 
 /// Validates every file, stores every original, then records them all in
@@ -52,11 +79,27 @@ pub async fn store_images(
     let mut checked = Vec::with_capacity(files.len());
     for incoming in files {
         let name = clean_filename(&incoming.filename);
-        let result = check(app, incoming).await;
+        let result = check(app, incoming, app.config.max_upload_bytes).await;
         let ok = result.map_err(|e| if many { prefix(&name, e) } else { e })?;
         checked.push(ok);
     }
+    persist(app, owner_id, plan, checked, expires_at, now, None).await
+}
 
+/// Stores every checked file's original (unless the owner has the same
+/// bytes already), then records the images, their pending thumbnails and
+/// the thumbnail jobs in one transaction, which also marks `slot` (a direct
+/// upload) completed. All or nothing: on failure the originals stored here
+/// are removed again.
+pub(crate) async fn persist(
+    app: &Arc<App>,
+    owner_id: Uuid,
+    plan: Option<&Plan>,
+    checked: Vec<Checked>,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    slot: Option<Uuid>,
+) -> AppResult<Vec<Image>> {
     // Deduplication: bytes this user uploaded before (or earlier in this
     // request) reuse that image's objects instead of storing new ones.
     let hashes: Vec<Vec<u8>> = checked.iter().map(|c| c.sha256.to_vec()).collect();
@@ -84,14 +127,35 @@ pub async fn store_images(
         sources.insert(c.sha256, c.id);
         source_ids.push(c.id);
         let key = StorageKey::original(c.id);
-        let path = file_path(&c.file)?;
-        if let Err(e) = app
-            .storage
-            .put_file(&key, &path, c.info.kind.content_type())
-            .await
-        {
+        let content_type = c.info.kind.content_type();
+        let result = match &c.origin {
+            Origin::Local => match file_path(&c.file) {
+                Ok(path) => app
+                    .storage
+                    .put_file(&key, &path, content_type)
+                    .await
+                    .map_err(AppError::from),
+                Err(e) => Err(e),
+            },
+            Origin::Staged { key: from, version } => match app
+                .storage
+                .copy_if_unchanged(from, version, &key, content_type)
+                .await
+            {
+                Ok(true) => Ok(()),
+                // The client put the file again after it was read; what
+                // was checked is gone. Nothing is stored; it may retry.
+                Ok(false) => Err(AppError::BadUserInput(
+                    "the uploaded file was replaced while it was being checked; \
+                     complete the upload again"
+                        .into(),
+                )),
+                Err(e) => Err(e.into()),
+            },
+        };
+        if let Err(e) = result {
             remove_objects(app, &stored).await;
-            return Err(e.into());
+            return Err(e);
         }
         stored.push(key);
     }
@@ -117,7 +181,7 @@ pub async fn store_images(
     let heights = plan
         .map(|p| p.thumbnail_heights.clone())
         .unwrap_or_default();
-    let recorded = record(app, &images, &heights, &reused, now).await;
+    let recorded = record(app, &images, &heights, &reused, slot, now).await;
     if let Err(e) = recorded {
         remove_objects(app, &stored).await;
         return Err(e);
@@ -136,10 +200,17 @@ async fn record(
     images: &[Image],
     heights: &[i32],
     reused: &[Uuid],
+    slot: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let mut conn = app.db().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
+        // Exactly one completion of a direct upload gets this far.
+        if let Some(slot) = slot
+            && !UploadSlot::mark_completed(conn, slot, now).await?
+        {
+            return Err(already_completed());
+        }
         // A reused source must still be referenced: its last image may have
         // been deleted (and its objects queued for deletion) since we looked.
         for &source in reused {
@@ -162,15 +233,25 @@ async fn record(
     Ok(())
 }
 
-async fn check(app: &Arc<App>, incoming: IncomingFile) -> AppResult<Checked> {
+/// The answer to completing a direct upload a second time.
+pub(crate) fn already_completed() -> AppError {
+    AppError::BadUserInput("this upload has been completed already".into())
+}
+
+/// Validates one file of at most `max_bytes`: magic bytes, header, pixel
+/// count, truncation; and hashes it for deduplication.
+pub(crate) async fn check(
+    app: &Arc<App>,
+    incoming: IncomingFile,
+    max_bytes: u64,
+) -> AppResult<Checked> {
     let size = incoming.file.metadata().map_err(AppError::internal)?.len();
     if size == 0 {
         return Err(imaging_error(ImagingError::Empty));
     }
-    if size > app.config.max_upload_bytes {
+    if size > max_bytes {
         return Err(AppError::PayloadTooLarge(format!(
-            "the file exceeds the limit of {} bytes",
-            app.config.max_upload_bytes
+            "the file exceeds the limit of {max_bytes} bytes"
         )));
     }
     // Handles of one part share a file offset (the multipart layer hands out
@@ -196,6 +277,7 @@ async fn check(app: &Arc<App>, incoming: IncomingFile) -> AppResult<Checked> {
         size,
         sha256,
         file: incoming.file,
+        origin: Origin::Local,
     })
 }
 
@@ -216,7 +298,10 @@ fn sha256_of(file: &mut std::fs::File) -> std::io::Result<[u8; 32]> {
     Ok(hasher.finalize().into())
 }
 
-fn expiry(now: DateTime<Utc>, expires_in: Option<i32>) -> AppResult<Option<DateTime<Utc>>> {
+pub(crate) fn expiry(
+    now: DateTime<Utc>,
+    expires_in: Option<i32>,
+) -> AppResult<Option<DateTime<Utc>>> {
     let Some(seconds) = expires_in else {
         return Ok(None);
     };

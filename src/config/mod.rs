@@ -94,6 +94,9 @@ pub struct Config {
     pub storage: StorageConfig,
     pub workers: usize,
     pub max_upload_bytes: u64,
+    /// Largest file a direct upload (`createUploadUrl`) may announce. At
+    /// most `i32::MAX`, the largest GraphQL `Int`.
+    pub max_direct_upload_bytes: u64,
     pub max_files_per_request: usize,
     pub max_image_pixels: u64,
     pub jpeg_quality: u8,
@@ -206,6 +209,11 @@ impl Config {
             storage,
             workers: env.parse_range("WORKERS", cores, 0..=256)?,
             max_upload_bytes: env.parse_range("MAX_UPLOAD_BYTES", 50 << 20, 1..=(1 << 40))?,
+            max_direct_upload_bytes: env.parse_range(
+                "MAX_DIRECT_UPLOAD_BYTES",
+                512 << 20,
+                1..=u64::from(i32::MAX.unsigned_abs()),
+            )?,
             max_files_per_request: env.parse_range("MAX_FILES_PER_REQUEST", 20, 1..=1000)?,
             max_image_pixels: env.parse_range("MAX_IMAGE_PIXELS", 50_000_000, 1..=1 << 32)?,
             jpeg_quality: env.parse_range("JPEG_QUALITY", 85, 1..=100)?,
@@ -353,6 +361,7 @@ mod tests {
         assert!(c.jwt_secret_is_ephemeral);
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
         assert_eq!(c.jpeg_quality, 85);
+        assert_eq!(c.max_direct_upload_bytes, 512 << 20);
     }
 
     #[test]
@@ -362,6 +371,8 @@ mod tests {
             ("WORKERS", "many"),
             ("WORKERS", "-1"),
             ("MAX_UPLOAD_BYTES", "0"),
+            ("MAX_DIRECT_UPLOAD_BYTES", "1GiB"),
+            ("MAX_DIRECT_UPLOAD_BYTES", "4294967296"),
             ("STORAGE", "ftp"),
             ("JWT_SECRET", "short"),
             ("DATABASE_URL", "mysql://x"),

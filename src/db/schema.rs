@@ -75,6 +75,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    upload_slots (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        filename -> Text,
+        byte_size -> Int8,
+        content_type -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Uuid,
         username -> Text,
@@ -90,6 +103,7 @@ diesel::joinable!(expiring_links -> images (image_id));
 diesel::joinable!(expiring_links -> users (owner_id));
 diesel::joinable!(images -> users (owner_id));
 diesel::joinable!(thumbnails -> images (image_id));
+diesel::joinable!(upload_slots -> users (owner_id));
 diesel::joinable!(users -> plans (plan_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -98,5 +112,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     plans,
     thumbnails,
+    upload_slots,
     users,
 );

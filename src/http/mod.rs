@@ -1,5 +1,7 @@
-//! The axum router: `/graphql`, the playground, `/files`, health.
+//! The axum router: `/graphql`, the playground, `/files`, `/uploads` (direct
+//! uploads to the fs backend), health.
 
+mod direct;
 mod files;
 mod graphql;
 mod health;
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
-use axum::routing::get;
+use axum::routing::{get, put};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -39,7 +41,7 @@ fn cors(origins: &[String]) -> CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::PUT])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -65,6 +67,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/graphql/assets/{file}", get(playground::asset))
         .route("/files/{*key}", get(files::get_file))
+        .route("/uploads/{id}", put(direct::put_upload))
         .route("/graphql/ws", get(ws::subscriptions))
         .route("/links/{token}", get(links::follow))
         .route("/metrics", get(metrics::metrics))

@@ -1,6 +1,8 @@
 //! The orphan sweep: objects without rows, older than a grace period, are
 //! what a crash between "object written" and "rows committed" leaves behind
-//! (or a failed cleanup). They are deleted here.
+//! (or a failed cleanup). They are deleted here. A direct upload's staging
+//! object (`uploads/{slot}`) is live while its slot row exists; the sweeper
+//! deletes expired slots, so an object found here without one is a leftover.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use uuid::Uuid;
 
 use super::{JobError, JobKind};
 use crate::app::App;
+use crate::db::models::UploadSlot;
 use crate::db::schema::{images, thumbnails};
 use crate::storage::StorageKey;
 
@@ -49,8 +52,27 @@ pub async fn sweep_orphans(app: &Arc<App>) -> Result<usize, JobError> {
     let keys = app.storage.list_older_than(cutoff).await?;
     let mut removed = 0;
     for chunk in keys.chunks(500) {
-        let ids: Vec<Uuid> = chunk.iter().map(StorageKey::image_id).collect();
+        let ids: Vec<Uuid> = chunk
+            .iter()
+            .filter(|key| !matches!(key, StorageKey::Upload(_)))
+            .map(StorageKey::image_id)
+            .collect();
+        let slot_ids: Vec<Uuid> = chunk
+            .iter()
+            .filter_map(|key| match key {
+                StorageKey::Upload(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
         let mut conn = app.db.get().await?;
+        let live_slots: HashSet<Uuid> = if slot_ids.is_empty() {
+            HashSet::new()
+        } else {
+            UploadSlot::existing(&mut conn, &slot_ids)
+                .await?
+                .into_iter()
+                .collect()
+        };
         // Objects are keyed by source (see `Image::source_id`): live while
         // any image uses the source, and, for a thumbnail, has that height.
         let live_images: HashSet<Uuid> = images::table
@@ -75,6 +97,7 @@ pub async fn sweep_orphans(app: &Arc<App>) -> Result<usize, JobError> {
                 StorageKey::Thumbnail {
                     image_id, height, ..
                 } => i32::try_from(*height).is_ok_and(|h| live_thumbs.contains(&(*image_id, h))),
+                StorageKey::Upload(id) => live_slots.contains(id),
             };
             if !live {
                 app.storage.delete(key).await?;

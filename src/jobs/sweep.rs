@@ -1,5 +1,6 @@
 //! The scheduled sweeper: deletes expired images' objects and then their
-//! rows, and old link records. Idempotent and safe with several workers
+//! rows, expired direct uploads' staged objects and then their slots, and
+//! old link records. Idempotent and safe with several workers
 //! (deleting an absent object or row is a no-op).
 
 use std::sync::Arc;
@@ -34,6 +35,8 @@ impl JobKind for Sweep {
 pub struct SweepReport {
     pub images: usize,
     pub links: usize,
+    /// Expired direct-upload slots (used or abandoned).
+    pub uploads: usize,
 }
 
 impl Sweep {
@@ -41,7 +44,12 @@ impl Sweep {
     pub async fn run(self, app: &Arc<App>) -> Result<(), JobError> {
         let report = sweep(app).await?;
         if report != SweepReport::default() {
-            tracing::info!(images = report.images, links = report.links, "swept");
+            tracing::info!(
+                images = report.images,
+                links = report.links,
+                uploads = report.uploads,
+                "swept"
+            );
         }
         Ok(())
     }
@@ -83,6 +91,7 @@ pub async fn sweep(app: &Arc<App>) -> Result<SweepReport, JobError> {
             break;
         }
     }
+    report.uploads = crate::direct_upload::sweep_expired_slots(app, now).await?;
     let mut conn = app.db.get().await?;
     report.links = ExpiringLink::delete_stale(&mut conn, now - LINK_RETENTION).await?;
     Ok(report)

@@ -5,6 +5,8 @@
 //! one, never a partial file. The content type lives next to the object in a
 //! `{name}.content-type` file, which no key can name.
 
+mod staging;
+
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

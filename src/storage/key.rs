@@ -15,6 +15,7 @@ pub const THUMBNAIL_EXTENSIONS: &[&str] = &["jpg", "png", "webp", "gif", "avif"]
 
 const ORIGINALS: &str = "originals";
 const THUMBNAILS: &str = "thumbnails";
+const UPLOADS: &str = "uploads";
 
 /// The name of one stored object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,6 +28,9 @@ pub enum StorageKey {
         height: u32,
         ext: &'static str,
     },
+    /// The bytes of a direct upload, put there by the client, until
+    /// `completeUpload` checks them (named after the upload slot).
+    Upload(Uuid),
 }
 
 impl StorageKey {
@@ -52,18 +56,27 @@ impl StorageKey {
         StorageKey::parse(&self.as_path()).as_ref() == Some(self)
     }
 
-    /// The image this object belongs to.
+    /// The staging object of a direct upload slot.
+    pub fn upload(slot_id: Uuid) -> Self {
+        StorageKey::Upload(slot_id)
+    }
+
+    /// The image this object belongs to; for an [`Upload`](Self::Upload),
+    /// which belongs to no image yet, the slot's id.
     pub fn image_id(&self) -> Uuid {
         match self {
             StorageKey::Original(id) => *id,
             StorageKey::Thumbnail { image_id, .. } => *image_id,
+            StorageKey::Upload(slot_id) => *slot_id,
         }
     }
 
-    /// The object name: `originals/{id}` or `thumbnails/{id}/{height}.{ext}`.
+    /// The object name: `originals/{id}`, `thumbnails/{id}/{height}.{ext}`
+    /// or `uploads/{slot id}`.
     pub fn as_path(&self) -> String {
         match self {
             StorageKey::Original(id) => format!("{ORIGINALS}/{id}"),
+            StorageKey::Upload(id) => format!("{UPLOADS}/{id}"),
             StorageKey::Thumbnail {
                 image_id,
                 height,
@@ -79,6 +92,7 @@ impl StorageKey {
         let mut parts = path.split('/');
         let key = match (parts.next()?, parts.next()?, parts.next()) {
             (ORIGINALS, id, None) => StorageKey::Original(Uuid::try_parse(id).ok()?),
+            (UPLOADS, id, None) => StorageKey::Upload(Uuid::try_parse(id).ok()?),
             (THUMBNAILS, id, Some(file)) => {
                 let (height, ext) = file.split_once('.')?;
                 StorageKey::Thumbnail {
@@ -139,6 +153,7 @@ mod tests {
             StorageKey::original(id()),
             StorageKey::thumbnail(id(), 200, "jpg"),
             StorageKey::thumbnail(id(), 4000, "png"),
+            StorageKey::upload(id()),
         ];
         for key in keys {
             assert_eq!(StorageKey::parse(&key.as_path()), Some(key));
@@ -150,6 +165,10 @@ mod tests {
         assert_eq!(
             StorageKey::thumbnail(id(), 200, "jpg").as_path(),
             "thumbnails/01890a5d-ac96-774b-bcce-b302099a8057/200.jpg"
+        );
+        assert_eq!(
+            StorageKey::upload(id()).as_path(),
+            "uploads/01890a5d-ac96-774b-bcce-b302099a8057"
         );
     }
 
@@ -184,6 +203,12 @@ mod tests {
             format!("thumbnails/{id}\\..\\200.jpg"),
             format!("thumbnails/{id}"),
             format!("other/{id}"),
+            format!("uploads/{id}/"),
+            format!("uploads/{upper}"),
+            format!("uploads/{simple}"),
+            format!("uploads/{id}/x"),
+            format!("uploads/../originals/{id}"),
+            "uploads".to_owned(),
         ];
         for path in refused {
             assert_eq!(StorageKey::parse(&path), None, "{path:?} must not parse");
@@ -194,6 +219,7 @@ mod tests {
     fn hand_built_keys_with_bad_parts_are_not_canonical() {
         assert!(StorageKey::thumbnail(id(), 200, "jpg").is_canonical());
         assert!(StorageKey::original(id()).is_canonical());
+        assert!(StorageKey::upload(id()).is_canonical());
         assert!(!StorageKey::thumbnail(id(), 200, "exe").is_canonical());
         assert!(!StorageKey::thumbnail(id(), 200, "/../../x").is_canonical());
         assert!(!StorageKey::thumbnail(id(), 0, "jpg").is_canonical());

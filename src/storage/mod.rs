@@ -8,6 +8,7 @@
 mod fs;
 mod key;
 mod s3;
+mod staging;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,6 +18,7 @@ use bytes::Bytes;
 pub use fs::{FsObject, FsStore};
 pub use key::{StorageKey, THUMBNAIL_EXTENSIONS, ext_for_content_type};
 pub use s3::S3Store;
+pub use staging::{Fetched, ObjectVersion, PresignedPut, PutStreamError};
 
 /// Failures callers act on differently: `NotFound` is an answer,
 /// `Unavailable` is worth retrying later (and makes `/readyz` fail), `Other`

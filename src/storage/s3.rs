@@ -7,6 +7,8 @@
 //! Timeouts are short and retries few, so an outage surfaces within seconds
 //! as `StorageError::Unavailable` rather than hanging requests and jobs.
 
+mod staging;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};

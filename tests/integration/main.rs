@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod cli;
 mod dedup;
+mod direct;
 mod faults;
 mod health;
 mod integrity;

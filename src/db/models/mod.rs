@@ -4,12 +4,14 @@ mod image;
 mod link;
 mod plan;
 pub mod thumbnail;
+mod upload_slot;
 mod user;
 
 pub use image::Image;
 pub use link::ExpiringLink;
 pub use plan::{NewPlan, Plan};
 pub use thumbnail::Thumbnail;
+pub use upload_slot::UploadSlot;
 pub use user::{NewUser, User};
 
 diesel::define_sql_function!(

@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod direct;
 mod image;
 mod link;
 
@@ -11,6 +12,7 @@ use async_graphql::MergedObject;
 pub struct Mutation(
     auth::AuthMutation,
     image::ImageMutation,
+    direct::DirectUploadMutation,
     link::LinkMutation,
     admin::AdminMutation,
 );

@@ -3,11 +3,13 @@
 mod image;
 mod link;
 mod plan;
+mod upload;
 mod user;
 
 pub use image::{Grants, ImageObject, ThumbnailObject, ThumbnailStatus};
 pub use link::LinkObject;
 pub use plan::PlanObject;
+pub use upload::{UploadHeader, UploadTargetObject};
 pub use user::{AuthPayload, UserObject};
 
 use async_graphql::ID;
