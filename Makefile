@@ -7,7 +7,7 @@ CARGO ?= cargo
 COMPOSE ?= docker-compose
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt schema migrate bench compose-config \
+.PHONY: help run test lint fmt schema migrate bench bench-load compose-config \
         garage garage-test deny tools js-test ci
 
 help: ## list the targets
@@ -34,8 +34,11 @@ schema: ## regenerate schema.graphql from the code (a test compares them)
 migrate: ## create the database if needed and apply the migrations (DATABASE_URL)
 	$(CARGO) run --release -- migrate
 
-bench: ## thumbnail benchmarks (divan; writes the corpus to target/bench-corpus first)
-	$(CARGO) bench
+bench: ## thumbnail kernel benchmarks (divan; makes target/bench-corpus on first use)
+	$(CARGO) bench --bench thumbnail
+
+bench-load: ## service benchmarks: pipeline, read path, memory, start-up (bench/load.sh)
+	bash bench/load.sh
 
 compose-config: ## validate docker-compose.yml (a placeholder JWT_SECRET unless you set one)
 	JWT_SECRET="$${JWT_SECRET:-compose-config-placeholder-0123456789abcdef}" \

@@ -4,7 +4,9 @@
 #   bash scripts/deny.sh            # what CI runs
 #   bash scripts/deny.sh advisories # anything else is passed to `cargo deny check`
 #
-# Installs cargo-deny once (pinned in scripts/tools.sh, kept in ~/.cargo/bin).
+# Duplicate versions are warnings, listed without their inclusion graphs
+# (`cargo deny check bans` shows those). Installs cargo-deny once (pinned in
+# scripts/tools.sh, kept in ~/.cargo/bin).
 # `advisories` is not part of the default: it downloads the RustSec database,
 # and CI has no network beyond the package registries.
 set -euo pipefail
@@ -16,6 +18,9 @@ source "$root/scripts/tools.sh"
 
 ensure_cargo_deny
 if [[ $# -eq 0 ]]; then
-  exec cargo deny --offline --locked check licenses bans sources
+  # The manifests of every locked crate, those of other platforms included
+  # (a build downloads only the host's); from crates.io, a no-op when cached.
+  cargo fetch --locked --quiet || tools_log "cargo fetch failed; checking with what is cached"
+  exec cargo deny --offline --locked check --hide-inclusion-graph --show-stats licenses bans sources
 fi
 exec cargo deny --locked check "$@"

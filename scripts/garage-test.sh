@@ -60,8 +60,15 @@ free_port() {
 work="$(mktemp -d "${TMPDIR:-/tmp}/image-vault-garage.XXXXXX")"
 chmod 700 "$work"
 garage_pid=""
+test_pid=""
+# shellcheck disable=SC2317 # called by the traps below
 cleanup() {
   local rc=$?
+  if [[ -n "$test_pid" ]] && kill -0 "$test_pid" 2>/dev/null; then
+    pkill -TERM -P "$test_pid" 2>/dev/null || true # the test binary under cargo
+    kill -TERM "$test_pid" 2>/dev/null || true
+    wait "$test_pid" 2>/dev/null || true
+  fi
   if [[ -n "$garage_pid" ]] && kill -0 "$garage_pid" 2>/dev/null; then
     kill -TERM "$garage_pid" 2>/dev/null || true
     for _ in $(seq 1 50); do
@@ -162,18 +169,26 @@ export TEST_S3_ACCESS_KEY_ID="$key_id"
 export TEST_S3_SECRET_ACCESS_KEY="$secret"
 export TEST_S3_BUCKET="$bucket"
 
-# Default filters: every integration module that starts an S3 server.
+# Default filters: every top-level integration module (file or directory)
+# that starts an S3 server or runs on the S3 backend.
 if [[ $# -eq 0 ]]; then
   filters=()
-  for file in $(grep -l 'start_s3_server' tests/integration/*.rs); do
-    filters+=("$(basename "$file" .rs)::")
-  done
-  [[ ${#filters[@]} -gt 0 ]] || { say "no test module uses start_s3_server"; exit 1; }
+  while IFS= read -r module; do
+    [[ "$module" == support || "$module" == main ]] || filters+=("$module::")
+  done < <(grep -rlE --include='*.rs' 'start_s3_server|Backend::S3' tests/integration |
+    sed -E 's|^tests/integration/||; s|/.*$||; s|\.rs$||' | sort -u)
+  [[ ${#filters[@]} -gt 0 ]] || { say "no test module uses S3"; exit 1; }
   set -- "${filters[@]}"
 fi
 say "cargo test --test integration -- $*"
+# In the background so that a TERM/INT to this script runs the cleanup at
+# once (bash defers traps while a foreground command runs).
 set +e
-cargo test --locked --test integration -- "$@"
+cargo test --locked --test integration -- "$@" &
+test_pid=$!
+wait "$test_pid"
 rc=$?
+test_pid=""
 set -e
+say "tests exited $rc; $SECONDS s in all"
 exit "$rc"

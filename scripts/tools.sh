@@ -9,6 +9,8 @@
 # built again. The build directory is kept under ~/.cache/image-vault-tools
 # until the install succeeds, so an interrupted build resumes where it stopped.
 
+# Garage is AGPL-3.0: a test tool we only run, never link or ship, so it is
+# not part of the tree that deny.toml checks.
 GARAGE_VERSION=2.5.0
 # lmdb only (Garage's default db engine): no sqlite, metrics or k2v to
 # compile. The S3 API is the same.

@@ -339,7 +339,9 @@ async fn s3_tampered_and_expired_presigned_urls_are_refused() {
     for refused in [tampered_signature, longer_expiry, other_key, expired] {
         assert_ne!(refused, url);
         let status = reqwest::get(&refused).await.unwrap().status();
-        assert_eq!(status, 403, "{refused}");
+        // AWS, MinIO and s3s answer 403; Garage refuses an expired URL
+        // with 400 ("Date is too old"). Either way: refused.
+        assert!(matches!(status.as_u16(), 400 | 403), "{status} {refused}");
     }
 }
 

@@ -181,7 +181,9 @@ async fn expired_presigned_urls_are_refused(backend: Backend) {
             t.clock.advance(chrono::Duration::seconds(-120));
             let image = t.image(&token, id).await;
             let url = image["originalUrl"].as_str().expect("url").to_owned();
-            assert_eq!(t.download(&url).await.0, 403, "{url}");
+            // 403 from AWS, MinIO and s3s; 400 from Garage ("Date is too old").
+            let status = t.download(&url).await.0;
+            assert!(matches!(status.as_u16(), 400 | 403), "{status} {url}");
         }
     }
 }
