@@ -25,17 +25,21 @@ ENV CARGO_TERM_COLOR=never \
 #    If Cargo.toml ever names a build script or targets with explicit paths,
 #    stub them here too.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+RUN mkdir -p src benches/load \
  && echo 'fn main() {}' > src/main.rs \
  && : > src/lib.rs \
+ && echo 'fn main() {}' > benches/thumbnail.rs \
+ && echo 'fn main() {}' > benches/load/main.rs \
  && cargo build --release --locked --bin image-vault \
  && cargo clean --release --locked --package image-vault \
- && rm -rf src
+ && rm -rf src benches
 
 # 2. The crate itself. Everything read at compile time must be copied here:
-#    src/ and migrations/ (embedded by diesel_migrations::embed_migrations!).
+#    src/ and migrations/ (embedded by diesel_migrations::embed_migrations!),
+#    and benches/, which Cargo.toml names as targets (not built here).
 COPY src ./src
 COPY migrations ./migrations
+COPY benches ./benches
 RUN cargo build --release --locked --bin image-vault \
  && install -D -m 0755 target/release/image-vault /out/image-vault
 
