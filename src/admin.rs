@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::auth::password::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 use crate::auth::{hash_password, normalize_username, valid_username};
+use crate::db::models::plan::{FORMAT_ORIGINAL, FORMAT_WEBP};
 use crate::db::models::{NewPlan, NewUser, Plan, User};
 use crate::error::{AppError, AppResult};
 use crate::jobs::backfill::BackfillThumbnails;
@@ -25,9 +26,21 @@ pub struct PlanSpec {
     pub thumbnail_heights: Vec<i32>,
     pub original_link: bool,
     pub expiring_links: bool,
+    /// `original` or `webp` (see `db::models::plan`).
+    pub thumbnail_format: String,
 }
 
 impl PlanSpec {
+    fn as_new(&self) -> NewPlan<'_> {
+        NewPlan {
+            name: &self.name,
+            thumbnail_heights: &self.thumbnail_heights,
+            original_link: self.original_link,
+            expiring_links: self.expiring_links,
+            thumbnail_format: &self.thumbnail_format,
+        }
+    }
+
     /// Checks the rules the database also enforces, with messages a person can act on.
     fn validate(mut self) -> AppResult<PlanSpec> {
         self.name = self.name.trim().to_owned();
@@ -60,6 +73,12 @@ impl PlanSpec {
             ));
         }
         self.thumbnail_heights = sorted;
+        if ![FORMAT_ORIGINAL, FORMAT_WEBP].contains(&self.thumbnail_format.as_str()) {
+            return Err(AppError::BadUserInput(format!(
+                "unknown thumbnail format {:?}",
+                self.thumbnail_format
+            )));
+        }
         Ok(self)
     }
 }
@@ -79,15 +98,7 @@ pub async fn create_plan(app: &Arc<App>, spec: PlanSpec) -> AppResult<Plan> {
     let spec = spec.validate()?;
     ensure_name_free(app, &spec.name, None).await?;
     let mut conn = app.db().await?;
-    let plan = NewPlan {
-        name: &spec.name,
-        thumbnail_heights: &spec.thumbnail_heights,
-        original_link: spec.original_link,
-        expiring_links: spec.expiring_links,
-    }
-    .insert(&mut conn)
-    .await
-    .map_err(unique_name)?;
+    let plan = spec.as_new().insert(&mut conn).await.map_err(unique_name)?;
     tracing::info!(plan.id = %plan.id, plan.name = %plan.name, "plan created");
     Ok(plan)
 }
@@ -104,15 +115,7 @@ pub async fn update_plan(app: &Arc<App>, id: Uuid, spec: PlanSpec) -> AppResult<
             let Some(old) = Plan::find(conn, id).await? else {
                 return Err(AppError::NotFound);
             };
-            let plan = NewPlan {
-                name: &spec.name,
-                thumbnail_heights: &spec.thumbnail_heights,
-                original_link: spec.original_link,
-                expiring_links: spec.expiring_links,
-            }
-            .update(conn, id)
-            .await
-            .map_err(unique_name)?;
+            let plan = spec.as_new().update(conn, id).await.map_err(unique_name)?;
             if plan.heights() != old.heights() {
                 let holders = User::ids_with_plan(conn, id).await?;
                 for user_id in holders {

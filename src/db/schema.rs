@@ -56,6 +56,7 @@ diesel::table! {
         expiring_links -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        thumbnail_format -> Text,
     }
 }
 

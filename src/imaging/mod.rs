@@ -11,6 +11,7 @@ mod probe;
 mod raster;
 mod sniff;
 mod thumbnail;
+pub mod webp;
 
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::{JobError, JobKind};
 use crate::app::App;
-use crate::db::models::{Image, Thumbnail};
+use crate::db::models::plan::FORMAT_WEBP;
+use crate::db::models::{Image, Thumbnail, User};
 use crate::imaging::{self, ImagingError, ThumbnailSpec};
 use crate::storage::StorageKey;
 
@@ -30,7 +31,7 @@ impl MakeThumbnails {
     /// after a crash (or a second job for the same image) finds nothing to do.
     #[tracing::instrument(name = "job.make_thumbnails", skip_all, fields(image.id = %self.image_id))]
     pub async fn run(self, app: &Arc<App>) -> Result<(), JobError> {
-        let (image, heights) = {
+        let (image, heights, webp) = {
             let mut conn = app.db.get().await?;
             let Some(image) = Image::find(&mut conn, self.image_id).await? else {
                 tracing::debug!("image is gone; nothing to do");
@@ -49,7 +50,11 @@ impl MakeThumbnails {
                     crate::events::publish(&mut conn, image.id).await?;
                 }
             }
-            (image, heights)
+            let webp = match User::find_with_plan(&mut conn, image.owner_id).await? {
+                Some((_, Some(plan))) => plan.thumbnail_format == FORMAT_WEBP,
+                _ => false,
+            };
+            (image, heights, webp)
         };
         if heights.is_empty() {
             return Ok(());
@@ -70,19 +75,23 @@ impl MakeThumbnails {
             u32::try_from(image.width).unwrap_or(0),
             u32::try_from(image.height).unwrap_or(0),
         );
+        let quality = app.config.jpeg_quality;
         let thumbs = app
             .run_cpu(move || {
                 let started = std::time::Instant::now();
                 let result = imaging::make_thumbnails(&original, &spec);
                 metrics::histogram!(crate::telemetry::metrics::THUMBNAIL_SECONDS, "source" => size_class)
                     .record(started.elapsed().as_secs_f64());
-                result.map(|thumbs| {
-                    let blurhash = thumbs
-                        .iter()
-                        .min_by_key(|t| t.actual_height)
-                        .and_then(|t| placeholder(&t.bytes));
-                    (thumbs, blurhash)
-                })
+                let thumbs = result?;
+                let blurhash = thumbs
+                    .iter()
+                    .min_by_key(|t| t.actual_height)
+                    .and_then(|t| placeholder(&t.bytes));
+                let outputs = thumbs
+                    .into_iter()
+                    .map(|t| Output::of(t, webp, quality))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((outputs, blurhash))
             })
             .await
             .map_err(JobError::retry)?
@@ -97,12 +106,12 @@ impl MakeThumbnails {
             Image::set_blurhash(&mut conn, image.source_id, &hash).await?;
         }
         for thumb in thumbs {
-            let key = StorageKey::thumbnail(image.source_id, thumb.height, thumb.kind.extension());
+            let key = StorageKey::thumbnail(image.source_id, thumb.height, thumb.ext);
             let byte_size = i64::try_from(thumb.bytes.len())
                 .context("thumbnail size")
                 .map_err(JobError::abort)?;
             app.storage
-                .put_bytes(&key, thumb.bytes.into(), thumb.kind.content_type())
+                .put_bytes(&key, thumb.bytes.into(), thumb.content_type)
                 .await?;
             let mut conn = app.db.get().await?;
             Thumbnail::mark_ready(
@@ -112,7 +121,7 @@ impl MakeThumbnails {
                 i32::try_from(thumb.width).unwrap_or(i32::MAX),
                 i32::try_from(thumb.actual_height).unwrap_or(i32::MAX),
                 byte_size,
-                thumb.kind.content_type(),
+                thumb.content_type,
             )
             .await?;
             crate::events::publish(&mut conn, image.id).await?;
@@ -133,6 +142,38 @@ impl MakeThumbnails {
         if let Err(e) = result {
             tracing::error!(image.id = %self.image_id, error = %e, "cannot mark thumbnails failed");
         }
+    }
+}
+
+/// A made thumbnail in the plan's format.
+struct Output {
+    height: u32,
+    width: u32,
+    actual_height: u32,
+    bytes: Vec<u8>,
+    ext: &'static str,
+    content_type: &'static str,
+}
+
+impl Output {
+    fn of(t: imaging::Thumbnail, webp: bool, quality: u8) -> Result<Output, ImagingError> {
+        let (bytes, ext, content_type) = if webp {
+            (
+                imaging::webp::to_webp(&t.bytes, quality)?,
+                "webp",
+                "image/webp",
+            )
+        } else {
+            (t.bytes, t.kind.extension(), t.kind.content_type())
+        };
+        Ok(Output {
+            height: t.height,
+            width: t.width,
+            actual_height: t.actual_height,
+            bytes,
+            ext,
+            content_type,
+        })
     }
 }
 

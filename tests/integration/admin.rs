@@ -300,3 +300,36 @@ async fn users_are_listed_for_admins_in_pages() {
         "Enterprise"
     );
 }
+
+#[tokio::test]
+async fn a_plan_can_ask_for_webp_thumbnails() {
+    let t = TestApp::new().await;
+    let admin = t.admin("root").await;
+    let plan = t
+        .gql_ok(
+            Some(&admin),
+            "mutation($input: PlanInput!) { createPlan(input: $input) { name thumbnailFormat } }",
+            json!({ "input": { "name": "Web", "thumbnailHeights": [100], "thumbnailFormat": "WEBP" } }),
+        )
+        .await;
+    assert_eq!(plan["createPlan"]["thumbnailFormat"], "WEBP");
+    t.create_user("wendy", "Web", false).await;
+    let token = t.login("wendy", PASSWORD).await;
+    for (name, bytes) in [
+        ("a.png", images::png_with_alpha(300, 200)),
+        ("b.jpg", images::jpeg(300, 200)),
+    ] {
+        let uploaded = t.upload(&token, name, bytes).await;
+        t.run_jobs().await;
+        let image = t.image(&token, uploaded["id"].as_str().expect("id")).await;
+        let th = &image["thumbnails"][0];
+        assert_eq!(th["status"], "READY", "{image}");
+        assert_eq!(th["width"], 150);
+        let url = th["url"].as_str().expect("url");
+        assert!(url.contains(".webp?"), "{url}");
+        let (status, body) = t.download(url).await;
+        assert_eq!(status, 200);
+        assert_eq!(&body[..4], b"RIFF");
+        assert_eq!(&body[8..12], b"WEBP");
+    }
+}

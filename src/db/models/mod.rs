@@ -2,7 +2,7 @@
 
 mod image;
 mod link;
-mod plan;
+pub mod plan;
 pub mod thumbnail;
 mod upload_slot;
 mod user;

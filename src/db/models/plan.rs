@@ -17,7 +17,12 @@ pub struct Plan {
     pub expiring_links: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `original` (JPEG in, JPEG out; PNG in, PNG out) or `webp`.
+    pub thumbnail_format: String,
 }
+
+pub const FORMAT_ORIGINAL: &str = "original";
+pub const FORMAT_WEBP: &str = "webp";
 
 #[derive(Insertable, AsChangeset)]
 #[diesel(table_name = plans)]
@@ -26,6 +31,7 @@ pub struct NewPlan<'a> {
     pub thumbnail_heights: &'a [i32],
     pub original_link: bool,
     pub expiring_links: bool,
+    pub thumbnail_format: &'a str,
 }
 
 impl Plan {

@@ -4,7 +4,7 @@ use crate::admin::{self, PlanSpec, UserSpec};
 use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::guards::Role;
-use crate::graphql::types::{PlanObject, UserObject, parse_id};
+use crate::graphql::types::{PlanObject, ThumbnailFormat, UserObject, parse_id};
 
 /// A plan's definition.
 #[derive(InputObject)]
@@ -17,6 +17,8 @@ pub struct PlanInput {
     pub original_link: bool,
     #[graphql(default)]
     pub expiring_links: bool,
+    #[graphql(default)]
+    pub thumbnail_format: ThumbnailFormat,
 }
 
 impl From<PlanInput> for PlanSpec {
@@ -26,6 +28,7 @@ impl From<PlanInput> for PlanSpec {
             thumbnail_heights: i.thumbnail_heights,
             original_link: i.original_link,
             expiring_links: i.expiring_links,
+            thumbnail_format: i.thumbnail_format.as_str().to_owned(),
         }
     }
 }

@@ -8,7 +8,7 @@ mod user;
 
 pub use image::{Grants, ImageObject, ThumbnailObject, ThumbnailStatus};
 pub use link::LinkObject;
-pub use plan::PlanObject;
+pub use plan::{PlanObject, ThumbnailFormat};
 pub use upload::{UploadHeader, UploadTargetObject};
 pub use user::{AuthPayload, UserObject};
 

@@ -1,6 +1,26 @@
-use async_graphql::{ID, SimpleObject};
+use async_graphql::{Enum, ID, SimpleObject};
 
 use crate::db::models::Plan;
+use crate::db::models::plan::{FORMAT_ORIGINAL, FORMAT_WEBP};
+
+/// The format of a plan's thumbnails.
+#[derive(Enum, Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum ThumbnailFormat {
+    /// The original's: JPEG in, JPEG out; PNG in, PNG out.
+    #[default]
+    Original,
+    /// Lossy WebP (alpha kept), usually smaller.
+    Webp,
+}
+
+impl ThumbnailFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThumbnailFormat::Original => FORMAT_ORIGINAL,
+            ThumbnailFormat::Webp => FORMAT_WEBP,
+        }
+    }
+}
 
 /// A subscription plan: the thumbnail heights its users get, and whether they
 /// may see a link to the original and create expiring links.
@@ -13,6 +33,8 @@ pub struct PlanObject {
     pub thumbnail_heights: Vec<i32>,
     pub original_link: bool,
     pub expiring_links: bool,
+    /// Applies to thumbnails made from then on.
+    pub thumbnail_format: ThumbnailFormat,
 }
 
 impl From<&Plan> for PlanObject {
@@ -25,6 +47,11 @@ impl From<&Plan> for PlanObject {
             thumbnail_heights: heights,
             original_link: p.original_link,
             expiring_links: p.expiring_links,
+            thumbnail_format: if p.thumbnail_format == FORMAT_WEBP {
+                ThumbnailFormat::Webp
+            } else {
+                ThumbnailFormat::Original
+            },
         }
     }
 }
