@@ -27,22 +27,29 @@ if ! "$venv/bin/python" -c 'import PIL, pyvips, numpy' 2>/dev/null; then
   "$venv/bin/pip" install -q Pillow pyvips numpy
 fi
 
-log "corpus (cargo bench --bench make_corpus)"
-cargo bench --bench make_corpus >/dev/null
-
-log "release binary (cargo build --release --bin image-vault)"
-cargo build --release --bin image-vault
+# IMAGE_VAULT_BIN=path skips the build and times that binary instead; the
+# corpus is then kept if it is there.
+bin=${IMAGE_VAULT_BIN:-target/release/image-vault}
+if [ -z "${IMAGE_VAULT_BIN:-}" ]; then
+  log "release build (cargo build --release --bin image-vault --bin bench-corpus)"
+  cargo build --release --bin image-vault --bin bench-corpus
+  log "corpus (target/release/bench-corpus target/bench-corpus)"
+  target/release/bench-corpus target/bench-corpus >/dev/null
+elif [ ! -f target/bench-corpus/VERSION ]; then
+  echo "no corpus in target/bench-corpus: run without IMAGE_VAULT_BIN once" >&2
+  exit 1
+fi
 
 log "versions"
 {
-  echo "image-vault $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty')"
+  echo "image-vault $bin $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty')"
   vipsthumbnail --vips-version 2>/dev/null || vips --version
   "$venv/bin/python" -c 'import PIL, pyvips; from PIL import features; print("Pillow", PIL.__version__, "libjpeg-turbo", features.version("libjpeg_turbo")); print("pyvips", pyvips.__version__)'
   echo "nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo)"
 } | tee target/bench-versions.txt >&2
 
 "$venv/bin/python" bench/compare.py \
-  --ours target/release/image-vault \
+  --ours "$bin" \
   --corpus target/bench-corpus \
   --work target/bench-out \
   --json target/bench-results.json \

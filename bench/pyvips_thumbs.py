@@ -23,11 +23,11 @@ def main():
         suffix = ".jpg[Q=85,strip]" if ext.lower() in (".jpg", ".jpeg") else ".png[strip]"
         # Keep the pixels: libvips is lazy, and the smaller sizes would
         # otherwise decode the file again.
-        image = pyvips.Image.thumbnail(path, 100_000_000, height=heights[0]).copy_memory()
+        image = pyvips.Image.thumbnail(path, 10_000_000, height=heights[0]).copy_memory()
         image.write_to_file(os.path.join(out, f"{stem}_{heights[0]}{suffix}"))
         for height in heights[1:]:
             if image.height > height:
-                image = image.thumbnail_image(100_000_000, height=height)
+                image = image.thumbnail_image(10_000_000, height=height)
             image.write_to_file(os.path.join(out, f"{stem}_{height}{suffix}"))
     seconds = time.perf_counter() - start
     print(f"{len(files)} images in {seconds:.3f} s: {len(files) / seconds:.2f} images/s")

@@ -3,9 +3,9 @@
 //! px high) and encode, as the worker does for a Premium user.
 //!
 //! The corpus is generated into `target/bench-corpus/` on first use (see
-//! `benches/common/corpus.rs`); `bench/compare.sh` runs the peers on it.
+//! `src/bin/bench-corpus/`); `bench/compare.sh` runs the peers on it.
 
-#[path = "common/corpus.rs"]
+#[path = "../src/bin/bench-corpus/corpus.rs"]
 mod corpus;
 
 use std::path::PathBuf;

@@ -51,23 +51,27 @@ pub fn run(args: ThumbnailArgs) -> anyhow::Result<()> {
     let next = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
     let threads = usize::from(args.threads).min(args.files.len()).max(1);
+    // The JPEG decoder hands rows to rayon's current pool. Running the
+    // workers on a pool of exactly `threads` threads keeps that work on them,
+    // so `--threads 1` is one thread, not one plus rayon's default pool.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("thumbnail-{i}"))
+        .build()
+        .context("cannot start the worker threads")?;
     let started = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                while let Some(file) = args.files.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    match thumbnail_file(file, &args.out, &spec) {
-                        Ok(written) if !args.quiet => {
-                            println!("{} -> {}", file.display(), written.join(", "));
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            eprintln!("error: {}: {e:#}", file.display());
-                        }
-                    }
+    pool.broadcast(|_| {
+        while let Some(file) = args.files.get(next.fetch_add(1, Ordering::Relaxed)) {
+            match thumbnail_file(file, &args.out, &spec) {
+                Ok(written) if !args.quiet => {
+                    println!("{} -> {}", file.display(), written.join(", "));
                 }
-            });
+                Ok(_) => {}
+                Err(e) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("error: {}: {e:#}", file.display());
+                }
+            }
         }
     });
     let seconds = started.elapsed().as_secs_f64();

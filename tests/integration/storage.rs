@@ -235,6 +235,10 @@ async fn forward_unless_part_2(
         .query()
         .is_some_and(|query| query.split('&').any(|param| param == "partNumber=2"));
     if parts.method == Method::PUT && is_part_2 {
+        // Read the part first, as S3 does: refusing before the body is read
+        // can reset the connection under the client, which then sees a
+        // network error (Unavailable) instead of this answer.
+        let _ = axum::body::to_bytes(body, usize::MAX).await;
         let error = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
             <Error><Code>InvalidRequest</Code><Message>refused by the test proxy</Message></Error>";
         return (
