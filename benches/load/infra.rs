@@ -177,7 +177,10 @@ impl Env {
         env.set("DATABASE_URL", &database_url(database))
             .set("JWT_SECRET", JWT_SECRET)
             .set("LOG_FORMAT", "json")
-            .set("RUST_LOG", "info");
+            .set(
+                "RUST_LOG",
+                &std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "info".into()),
+            );
         env
     }
 
@@ -492,6 +495,14 @@ pub async fn wait_ready(db: &tokio_postgres::Client, count: i64) -> anyhow::Resu
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Index `v` into `0..size`, reflecting at the edges: a photo continued past
+/// its border by its mirror image, without seams.
+pub fn mirror(v: u32, size: u32) -> u32 {
+    let period = 2 * size;
+    let m = v % period;
+    if m < size { m } else { period - 1 - m }
 }
 
 /// Median of a sample (sorted in place).

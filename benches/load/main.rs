@@ -8,8 +8,6 @@
 //! default `postgres://postgres@127.0.0.1:5432`); databases are named
 //! `iv_bench_*` and dropped afterwards.
 
-#[path = "../common/corpus.rs"]
-mod corpus;
 mod infra;
 mod memory;
 mod pipeline;
@@ -42,6 +40,9 @@ enum Scenario {
         rounds: usize,
         #[arg(long, default_value_t = 2)]
         workers: usize,
+        /// Also record `perf record -g` of the server.
+        #[arg(long)]
+        perf: bool,
     },
     /// images(first: 50) vs { __typename }; deep vs first page; plans; presigning.
     Read {
@@ -105,17 +106,16 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
         cpu_model(),
         infra::server_bin().display()
     );
-    let corpus_dir =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-corpus");
-    let corpus = || corpus::ensure(&corpus_dir);
     match scenario {
         Scenario::Pipeline {
             images,
             concurrency,
             rounds,
             workers,
+            perf,
         } => {
             let opts = pipeline::Options {
+                perf,
                 images,
                 concurrency,
                 rounds,
@@ -157,6 +157,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
             )
             .await?;
             let opts = pipeline::Options {
+                perf: false,
                 images: 200,
                 concurrency: 4,
                 rounds: 3,
@@ -174,6 +175,24 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
             read::run(&opts).await
         }
     }
+}
+
+/// The shared benchmark corpus (`bench-corpus`, kept in target/bench-corpus).
+fn corpus() -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-corpus");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bench-corpus"))
+        .arg(&dir)
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "bench-corpus failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // "<path> <size>" per line.
+    Ok(String::from_utf8(output.stdout)?
+        .lines()
+        .filter_map(|l| l.rsplit_once(' ').map(|(p, _)| std::path::PathBuf::from(p)))
+        .collect())
 }
 
 fn cpu_model() -> String {

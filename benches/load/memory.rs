@@ -50,9 +50,9 @@ fn big_jpeg(source: &Path) -> anyhow::Result<Vec<u8>> {
         let mut pixels = Vec::with_capacity(w as usize * h as usize * 3);
         for y in 0..h {
             // Mirror the source at its edges: still a photo, no seams.
-            let sy = mirror(y, sh);
+            let sy = infra::mirror(y, sh);
             for x in 0..w {
-                pixels.extend_from_slice(&img.get_pixel(mirror(x, sw), sy).0);
+                pixels.extend_from_slice(&img.get_pixel(infra::mirror(x, sw), sy).0);
             }
         }
         let mut out = Vec::new();
@@ -72,12 +72,6 @@ fn big_jpeg(source: &Path) -> anyhow::Result<Vec<u8>> {
         scale *= (20_000_000.0 / out.len() as f64).sqrt();
     }
     anyhow::bail!("could not make a 20 MB JPEG")
-}
-
-fn mirror(v: u32, size: u32) -> u32 {
-    let period = 2 * size;
-    let m = v % period;
-    if m < size { m } else { period - 1 - m }
 }
 
 async fn uploads(opts: &Options, source: &Path) -> anyhow::Result<()> {

@@ -18,6 +18,8 @@ pub struct Options {
     pub concurrency: usize,
     pub rounds: usize,
     pub workers: usize,
+    /// Record `perf record -g` of the server while it works.
+    pub perf: bool,
 }
 
 pub async fn run(opts: &Options, corpus: &[PathBuf]) -> anyhow::Result<()> {
@@ -29,11 +31,11 @@ pub async fn run(opts: &Options, corpus: &[PathBuf]) -> anyhow::Result<()> {
     if sources.is_empty() {
         bail!("no 1920x1080 JPEGs in the corpus");
     }
-    let files: Vec<PathBuf> = sources.iter().cycle().take(opts.images).cloned().collect();
+    let files = distinct_files(&sources, opts.images)?;
     println!(
-        "pipeline: {} uploads of {} (1920x1080 q90, {} distinct), {} in flight, WORKERS={}, heights 200+400 (Premium)",
+        "pipeline: {} uploads of distinct 1920x1080 q90 JPEGs (shifted crops of {} corpus photos), \
+         {} in flight, WORKERS={}, heights 200+400 (Premium)",
         files.len(),
-        sources.len(),
         sources.len(),
         opts.concurrency,
         opts.workers
@@ -41,15 +43,14 @@ pub async fn run(opts: &Options, corpus: &[PathBuf]) -> anyhow::Result<()> {
     let mut ratios = Vec::new();
     let (mut kernels, mut pipes) = (Vec::new(), Vec::new());
     for round in 1..=opts.rounds {
-        let kernel = kernel(&files, 2)?;
+        let (kernel, kernel_cpu) = kernel(&files, 2)?;
         let pipe = pipeline(opts, &files).await?;
         println!(
-            "round {round}: kernel (2 threads) {kernel:.1} images/s | pipeline {:.1} uploads/s \
-             (server CPU {:.2} s = {:.1} ms/image, bench process incl. S3 server {:.2} s) | ratio {:.3}",
+            "round {round}: kernel (2 threads) {kernel:.1} images/s, {kernel_cpu:.1} ms CPU/image | pipeline {:.1} uploads/s, \
+             server {:.1} ms CPU/image, bench process (S3 server, clients) {:.1} ms CPU/image | ratio {:.3}",
             pipe.rate,
-            pipe.server_cpu,
             pipe.server_cpu * 1000.0 / opts.images as f64,
-            pipe.driver_cpu,
+            pipe.driver_cpu * 1000.0 / opts.images as f64,
             pipe.rate / kernel
         );
         ratios.push(pipe.rate / kernel);
@@ -65,8 +66,56 @@ pub async fn run(opts: &Options, corpus: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `count` different photos: the corpus' 1920x1080 photos, each shifted
+/// by a different offset (mirrored at the edges) and encoded again as q90
+/// 4:2:0 like the corpus. Identical bytes would not do: the server makes
+/// thumbnails once per distinct upload of a user (content-hash dedup).
+/// Cached in target/bench-load/pipeline-corpus.
+fn distinct_files(sources: &[PathBuf], count: usize) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = infra::work_dir().join("pipeline-corpus");
+    std::fs::create_dir_all(&dir)?;
+    let mut decoded: Vec<Option<image::RgbImage>> = vec![None; sources.len()];
+    let mut files = Vec::with_capacity(count);
+    for i in 0..count {
+        let path = dir.join(format!("photo-{i:04}.jpg"));
+        if !path.exists() {
+            let n = i % sources.len();
+            if decoded[n].is_none() {
+                decoded[n] = Some(image::load_from_memory(&std::fs::read(&sources[n])?)?.to_rgb8());
+            }
+            let src = decoded[n].as_ref().context("decoded")?;
+            let (w, h) = src.dimensions();
+            let k = (i / sources.len()) as u32;
+            let (dx, dy) = ((k * 37) % 331, (k * 53) % 197);
+            let mut pixels = Vec::with_capacity(w as usize * h as usize * 3);
+            for y in 0..h {
+                for x in 0..w {
+                    pixels.extend_from_slice(
+                        &src.get_pixel(infra::mirror(x + dx, w), infra::mirror(y + dy, h))
+                            .0,
+                    );
+                }
+            }
+            let mut out = Vec::new();
+            let mut encoder = jpeg_encoder::Encoder::new(&mut out, 90);
+            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+            encoder.encode(
+                &pixels,
+                u16::try_from(w)?,
+                u16::try_from(h)?,
+                jpeg_encoder::ColorType::Rgb,
+            )?;
+            std::fs::write(&path, out)?;
+        }
+        files.push(path);
+    }
+    Ok(files)
+}
+
 /// Images per second of `image-vault thumbnail --threads N` as it reports.
-pub fn kernel(files: &[PathBuf], threads: u16) -> anyhow::Result<f64> {
+/// Also returns the CPU milliseconds the command used per image.
+pub fn kernel(files: &[PathBuf], threads: u16) -> anyhow::Result<(f64, f64)> {
+    let children_before = children_cpu_seconds()?;
     let out_dir = infra::work_dir().join("kernel-out");
     let _ = std::fs::remove_dir_all(&out_dir);
     let output = Command::new(infra::server_bin())
@@ -93,7 +142,16 @@ pub fn kernel(files: &[PathBuf], threads: u16) -> anyhow::Result<f64> {
         .and_then(|r| r.split_whitespace().next())
         .and_then(|r| r.parse().ok())
         .with_context(|| format!("cannot read the rate from {stdout:?}"))?;
-    Ok(rate)
+    let cpu_ms = (children_cpu_seconds()? - children_before) * 1000.0 / files.len() as f64;
+    Ok((rate, cpu_ms))
+}
+
+/// CPU seconds of this process' waited-for children (cutime + cstime).
+fn children_cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let rest = stat.rsplit_once(") ").context("bad /proc stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Ok((fields[13].parse::<f64>()? + fields[14].parse::<f64>()?) / 100.0)
 }
 
 struct PipelineRun {
@@ -123,13 +181,72 @@ async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineR
     upload_all(&gql, &bodies[..warm], opts.concurrency).await?;
     infra::wait_ready(&db, 2 * warm as i64).await?;
 
+    let perf = opts
+        .perf
+        .then(|| {
+            std::process::Command::new("perf")
+                .args(["record", "-F", "999", "-g", "-o"])
+                .arg(infra::work_dir().join("pipeline.perf.data"))
+                .args(["-p", &server.pid().to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+        })
+        .transpose()?;
     let cpu_before = (cpu_seconds(server.pid())?, cpu_seconds(std::process::id())?);
     let started = Instant::now();
     upload_all(&gql, &bodies, opts.concurrency).await?;
+    let uploaded = started.elapsed().as_secs_f64();
+    let ready_then: i64 = infra::scalar(
+        &db,
+        "SELECT count(*) FROM thumbnails WHERE status = 'ready'",
+    )
+    .await?
+    .parse()?;
     infra::wait_ready(&db, 2 * (warm + bodies.len()) as i64).await?;
     let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "  uploads done after {uploaded:.2} s ({:.1} uploads/s, {} of {} thumbnails ready then), all READY after {elapsed:.2} s",
+        bodies.len() as f64 / uploaded,
+        ready_then - 2 * warm as i64,
+        2 * bodies.len()
+    );
     let server_cpu = cpu_seconds(server.pid())? - cpu_before.0;
+    if let Some(mut perf) = perf {
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+        println!(
+            "  perf: {} (perf report -i ... --no-children --sort dso,symbol)",
+            infra::work_dir().join("pipeline.perf.data").display()
+        );
+    }
+    // Where a job's time goes, from the server's own histograms (these
+    // include the warm-up images).
+    let metrics = gql
+        .http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let per = |name: &str| -> Option<f64> {
+        let sum: f64 = metric_sum(&metrics, &format!("{name}_sum"))?;
+        let count: f64 = metric_sum(&metrics, &format!("{name}_count"))?;
+        Some(sum / count * 1000.0)
+    };
+    println!(
+        "  server histograms, mean ms: kernel (make_thumbnails) {:.1}, job {:.1}, storage request {:.2}",
+        per("image_vault_thumbnail_render_duration_seconds").unwrap_or(f64::NAN),
+        per("image_vault_job_duration_seconds").unwrap_or(f64::NAN),
+        per("image_vault_storage_request_duration_seconds").unwrap_or(f64::NAN),
+    );
     let driver_cpu = cpu_seconds(std::process::id())? - cpu_before.1;
+    println!(
+        "  server threads, CPU seconds: {}",
+        thread_cpu(server.pid())
+    );
     server.stop();
     drop(db);
     infra::drop_database(database).await?;
@@ -154,6 +271,54 @@ async fn upload_all(
         r?;
     }
     Ok(())
+}
+
+/// CPU seconds per thread name of a process, busiest first.
+fn thread_cpu(pid: u32) -> String {
+    let mut by_name: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let tid = entry.file_name().to_string_lossy().into_owned();
+        let name =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).unwrap_or_default();
+        let Ok(tid) = tid.parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+            + fields
+                .get(12)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
+        let e = by_name.entry(name.trim().to_owned()).or_default();
+        e.0 += ticks / 100.0;
+        e.1 += 1;
+    }
+    let mut v: Vec<_> = by_name.into_iter().collect();
+    v.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+    v.iter()
+        .map(|(n, (s, c))| format!("{n} x{c} {s:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The sum over all label sets of a Prometheus sample.
+fn metric_sum(text: &str, name: &str) -> Option<f64> {
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 /// User plus system CPU time of a process, in seconds.

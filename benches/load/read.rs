@@ -100,25 +100,33 @@ pub async fn run(opts: &Options) -> anyhow::Result<()> {
     );
     let mut rates = vec![Vec::new(); cases.len()];
     let mut latencies = vec![Vec::new(); cases.len()];
+    let mut server_ms = vec![Vec::new(); cases.len()];
     for round in 1..=opts.rounds {
         for (i, (name, body, auth)) in cases.iter().enumerate() {
-            let (rate, p50, p99) = load(&gql, body, *auth, opts.clients, opts.seconds).await?;
+            let m = load(&gql, server.pid(), body, *auth, opts.clients, opts.seconds).await?;
             println!(
-                "round {round}: {name:48} {rate:8.1} req/s  p50 {p50:6.2} ms  p99 {p99:6.2} ms"
+                "round {round}: {name:48} {:8.1} req/s  p50 {:6.2} ms  p99 {:6.2} ms  CPU/request: server {:.3} ms, clients {:.3} ms",
+                m.rate, m.p50, m.p99, m.server_ms, m.client_ms
             );
-            rates[i].push(rate);
-            latencies[i].push(p50);
+            rates[i].push(m.rate);
+            latencies[i].push(m.p50);
+            server_ms[i].push(m.server_ms);
         }
     }
     let med: Vec<f64> = rates.iter_mut().map(|r| infra::median(r)).collect();
     let lat: Vec<f64> = latencies.iter_mut().map(|r| infra::median(r)).collect();
+    let cost: Vec<f64> = server_ms.iter_mut().map(|r| infra::median(r)).collect();
     println!("read summary (medians over rounds):");
     for (i, (name, _, _)) in cases.iter().enumerate() {
-        println!("  {name:48} {:8.1} req/s  p50 {:6.2} ms", med[i], lat[i]);
+        println!(
+            "  {name:48} {:8.1} req/s  p50 {:6.2} ms  server CPU {:.3} ms/request",
+            med[i], lat[i], cost[i]
+        );
     }
     println!(
-        "  images page / trivial (same token): {:.3} (target >= 0.25)",
-        med[2] / med[0]
+        "  images page / trivial (same token): {:.3} in requests/s, {:.3} in server CPU per request (target >= 0.25)",
+        med[2] / med[0],
+        cost[0] / cost[2]
     );
     println!(
         "  deep page / first page, latency: {:.3}, throughput: {:.3} (target: cost <= 1.5x)",
@@ -156,18 +164,19 @@ async fn seed(db: &tokio_postgres::Client, owner: &str, count: i64) -> anyhow::R
     let started = Instant::now();
     db.batch_execute(&format!(
         "DELETE FROM images WHERE owner_id = '{owner}';
-         INSERT INTO images (id, owner_id, filename, content_type, width, height, byte_size, created_at)
-         SELECT gen_random_uuid(), '{owner}', 'seed-' || g || '.jpg', 'image/jpeg', 1920, 1080, 430000,
+         INSERT INTO images (id, source_id, owner_id, filename, content_type, width, height, byte_size, created_at)
+         SELECT u, u, '{owner}', 'seed-' || g || '.jpg', 'image/jpeg', 1920, 1080, 430000,
                 now() - make_interval(secs => g)
-           FROM generate_series(1, {count}) AS g;
+           FROM (SELECT gen_random_uuid() AS u, g FROM generate_series(1, {count}) AS g) AS s;
          INSERT INTO thumbnails (image_id, height, status, width, pixel_height, byte_size, content_type)
          SELECT i.id, h.h, 'ready', h.h * 16 / 9, h.h, 20000, 'image/jpeg'
            FROM images i CROSS JOIN (VALUES (200), (400)) AS h(h)
-          WHERE i.owner_id = '{owner}';
-         VACUUM ANALYZE images;
-         VACUUM ANALYZE thumbnails;"
+          WHERE i.owner_id = '{owner}';"
     ))
     .await?;
+    // Not in the batch above: VACUUM refuses to run in a transaction.
+    db.batch_execute("VACUUM ANALYZE images").await?;
+    db.batch_execute("VACUUM ANALYZE thumbnails").await?;
     println!(
         "read: seeded {count} images and {} thumbnails in {:.1} s",
         2 * count,
@@ -178,13 +187,25 @@ async fn seed(db: &tokio_postgres::Client, owner: &str, count: i64) -> anyhow::R
 
 /// `clients` tasks POST `body` back to back for `seconds` (after a 1 s
 /// warm-up); returns requests per second, p50 and p99 latency in ms.
+/// One load measurement.
+struct Measured {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    /// CPU milliseconds per request of the server process and of this one
+    /// (the clients).
+    server_ms: f64,
+    client_ms: f64,
+}
+
 async fn load(
     gql: &Gql,
+    server_pid: u32,
     body: &serde_json::Value,
     auth: bool,
     clients: usize,
     seconds: f64,
-) -> anyhow::Result<(f64, f64, f64)> {
+) -> anyhow::Result<Measured> {
     let body = Arc::new(serde_json::to_vec(body)?);
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
@@ -220,11 +241,17 @@ async fn load(
         }));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu = |pid| crate::pipeline::cpu_seconds(pid);
+    let (server_before, client_before) = (cpu(server_pid)?, cpu(std::process::id())?);
     measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
+    let (server_cpu, client_cpu) = (
+        cpu(server_pid)? - server_before,
+        cpu(std::process::id())? - client_before,
+    );
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     for t in tasks {
@@ -236,7 +263,14 @@ async fn load(
             .copied()
             .unwrap_or(f64::NAN)
     };
-    Ok((all.len() as f64 / elapsed, pct(0.5), pct(0.99)))
+    let n = all.len().max(1) as f64;
+    Ok(Measured {
+        rate: all.len() as f64 / elapsed,
+        p50: pct(0.5),
+        p99: pct(0.99),
+        server_ms: server_cpu * 1000.0 / n,
+        client_ms: client_cpu * 1000.0 / n,
+    })
 }
 
 /// The plans Postgres really runs for the server's page queries: a second
@@ -380,7 +414,16 @@ async fn profile(
     let data = infra::work_dir().join("read.perf.data");
     let seconds = opts.seconds.max(5.0);
     let mut perf = std::process::Command::new("perf")
-        .args(["record", "-F", "499", "-g", "-o"])
+        .args([
+            "record",
+            "-F",
+            "499",
+            "--call-graph",
+            std::env::var("BENCH_PERF_CALLGRAPH")
+                .as_deref()
+                .unwrap_or("fp"),
+            "-o",
+        ])
         .arg(&data)
         .args(["-p", &server.pid().to_string(), "--", "sleep"])
         .arg(format!("{}", seconds + 1.0))
@@ -388,7 +431,8 @@ async fn profile(
         .stderr(std::process::Stdio::null())
         .spawn()
         .context("perf record")?;
-    let (rate, p50, _) = load(gql, body, true, opts.clients, seconds).await?;
+    let Measured { rate, p50, .. } =
+        load(gql, server.pid(), body, true, opts.clients, seconds).await?;
     let _ = perf.wait();
     println!(
         "perf: recorded {} under images(first: 50) load ({rate:.1} req/s, p50 {p50:.2} ms); \

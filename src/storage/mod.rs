@@ -7,6 +7,7 @@
 
 mod fs;
 mod key;
+mod presign_cache;
 mod s3;
 mod staging;
 

@@ -16,10 +16,11 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use super::PresignWindow;
+use super::{PresignWindow, StorageKey};
 
-/// The object name and the window's bounds.
-type Key = (String, u64, u64);
+/// The object and the window's bounds: `Copy`, so a hit allocates nothing
+/// but the returned URL.
+type Key = (StorageKey, u64, u64);
 
 pub(super) struct PresignCache {
     capacity: usize,
@@ -41,8 +42,8 @@ impl PresignCache {
         }
     }
 
-    pub(super) fn get(&self, object: &str, window: PresignWindow) -> Option<String> {
-        let key = (object.to_owned(), window.signed_at, window.expires_at);
+    pub(super) fn get(&self, object: &StorageKey, window: PresignWindow) -> Option<String> {
+        let key = (*object, window.signed_at, window.expires_at);
         let mut g = self.lock();
         if let Some(url) = g.current.get(&key) {
             return Some(url.clone());
@@ -52,7 +53,7 @@ impl PresignCache {
         Some(url)
     }
 
-    pub(super) fn insert(&self, object: String, window: PresignWindow, url: String) {
+    pub(super) fn insert(&self, object: StorageKey, window: PresignWindow, url: String) {
         let mut g = self.lock();
         self.put(&mut g, (object, window.signed_at, window.expires_at), url);
     }
@@ -76,6 +77,10 @@ impl PresignCache {
 mod tests {
     use super::*;
 
+    fn key(n: u128) -> StorageKey {
+        StorageKey::original(uuid::Uuid::from_u128(n))
+    }
+
     fn window(signed_at: u64) -> PresignWindow {
         PresignWindow {
             signed_at,
@@ -86,24 +91,24 @@ mod tests {
     #[test]
     fn a_url_is_remembered_for_its_window_only() {
         let cache = PresignCache::new(10);
-        cache.insert("a".into(), window(0), "url-a".into());
-        assert_eq!(cache.get("a", window(0)).as_deref(), Some("url-a"));
-        assert_eq!(cache.get("a", window(25)), None);
-        assert_eq!(cache.get("b", window(0)), None);
+        cache.insert(key(1), window(0), "url-1".into());
+        assert_eq!(cache.get(&key(1), window(0)).as_deref(), Some("url-1"));
+        assert_eq!(cache.get(&key(1), window(25)), None);
+        assert_eq!(cache.get(&key(2), window(0)), None);
     }
 
     #[test]
     fn the_cache_stays_bounded_and_keeps_what_is_read() {
         let cache = PresignCache::new(4);
-        cache.insert("hot".into(), window(0), "hot-url".into());
-        for i in 0..100 {
-            cache.insert(format!("cold-{i}"), window(0), format!("url-{i}"));
+        cache.insert(key(0), window(0), "hot-url".into());
+        for i in 1..=100 {
+            cache.insert(key(i), window(0), format!("url-{i}"));
             // Read on every round, the hot entry survives every rotation.
-            assert_eq!(cache.get("hot", window(0)).as_deref(), Some("hot-url"));
+            assert_eq!(cache.get(&key(0), window(0)).as_deref(), Some("hot-url"));
             let g = cache.lock();
             assert!(g.current.len() + g.previous.len() <= 8);
         }
-        assert_eq!(cache.get("cold-0", window(0)), None);
-        assert_eq!(cache.get("cold-99", window(0)).as_deref(), Some("url-99"));
+        assert_eq!(cache.get(&key(1), window(0)), None);
+        assert_eq!(cache.get(&key(100), window(0)).as_deref(), Some("url-100"));
     }
 }

@@ -26,12 +26,16 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use bytes::Bytes;
 
+use super::presign_cache::PresignCache;
 use super::{PresignWindow, S3Settings, StorageError, StorageKey};
 
 /// Files at least this large go up in parts of this size (S3 needs >= 5 MiB).
 const MULTIPART_THRESHOLD: u64 = 8 * 1024 * 1024;
 /// S3 allows at most this many parts; huge files get larger parts.
 const MAX_PARTS: u64 = 10_000;
+/// Presigned URLs kept per generation (two generations; ~500 bytes each):
+/// the URLs of some 25 pages of 50 Premium images.
+const PRESIGN_CACHE_ENTRIES: usize = 4096;
 /// The longest validity S3 accepts for a presigned URL.
 const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -53,6 +57,9 @@ struct Inner {
     client: Client,
     presign_client: Client,
     bucket: String,
+    /// URLs already signed for their time bucket: a page of images asks for
+    /// the same ones on every read.
+    presigned: PresignCache,
 }
 
 impl S3Store {
@@ -113,6 +120,7 @@ impl S3Store {
                 client: client_for(&settings.endpoint),
                 presign_client: client_for(&settings.public_endpoint),
                 bucket: settings.bucket,
+                presigned: PresignCache::new(PRESIGN_CACHE_ENTRIES),
             }),
         })
     }
@@ -233,6 +241,11 @@ impl S3Store {
         key: &StorageKey,
         window: PresignWindow,
     ) -> Result<String, StorageError> {
+        // Only keys that passed `object_name` are ever cached.
+        if let Some(url) = self.inner.presigned.get(key, window) {
+            return Ok(url);
+        }
+        let name = object_name(key)?;
         let expires_in = Duration::from_secs(window.expires_at - window.signed_at).min(MAX_PRESIGN);
         let config = PresigningConfig::builder()
             .start_time(UNIX_EPOCH + Duration::from_secs(window.signed_at))
@@ -244,11 +257,13 @@ impl S3Store {
             .presign_client
             .get_object()
             .bucket(&self.inner.bucket)
-            .key(object_name(key)?)
+            .key(&name)
             .presigned(config)
             .await
             .map_err(classify)?;
-        Ok(request.uri().to_owned())
+        let url = request.uri().to_owned();
+        self.inner.presigned.insert(*key, window, url.clone());
+        Ok(url)
     }
 
     /// Bounded by [`CHECK_TIMEOUT`]: readiness probes give up quickly, so a

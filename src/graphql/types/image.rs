@@ -116,14 +116,19 @@ impl ImageObject {
         if self.grants.heights.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = match &self.thumbnails {
-            Some(rows) => rows.clone(),
-            None => ctx
-                .data_unchecked::<DataLoader<ThumbnailLoader>>()
-                .load_one(self.image.id)
-                .await
-                .map_err(|e| AppError::internal(anyhow::anyhow!("loading thumbnails: {e}")))?
-                .unwrap_or_default(),
+        // Borrowed when preloaded with the page: no copy per image.
+        let loaded;
+        let rows: &[Thumbnail] = match &self.thumbnails {
+            Some(rows) => rows,
+            None => {
+                loaded = ctx
+                    .data_unchecked::<DataLoader<ThumbnailLoader>>()
+                    .load_one(self.image.id)
+                    .await
+                    .map_err(|e| AppError::internal(anyhow::anyhow!("loading thumbnails: {e}")))?
+                    .unwrap_or_default();
+                &loaded
+            }
         };
         let mut out = Vec::with_capacity(self.grants.heights.len());
         for &height in &self.grants.heights {
