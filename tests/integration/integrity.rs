@@ -5,24 +5,11 @@ use image_vault::storage::StorageKey;
 use uuid::Uuid;
 
 use crate::support::s3::start_s3_server;
-use crate::support::{Backend, TestApp, images};
+use crate::support::{Backend, TestApp, images, objects, setup};
 
 async fn orphans_are_swept_after_the_grace_period(backend: Backend) {
-    let s3 = match backend {
-        Backend::S3 => Some(start_s3_server().await),
-        Backend::Fs => None,
-    };
-    let mut builder = TestApp::builder();
-    if let Some(s3) = &s3 {
-        builder = builder.s3(s3);
-    }
-    let t = builder.build().await;
-    let objects = || async {
-        match &s3 {
-            Some(s3) => s3.object_keys().await,
-            None => t.fs_objects(),
-        }
-    };
+    let (t, s3) = setup(backend, &[]).await;
+    let objects = || objects(&t, &s3);
     let token = t.user("keeper", "Premium").await;
     let img = t.upload(&token, "a.jpg", images::jpeg(500, 400)).await;
     t.run_jobs().await;

@@ -3,32 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::support::images::{self, dimensions};
-use crate::support::s3::{TestS3, start_s3_server};
-use crate::support::{Backend, TestApp, error_code};
-
-/// A test app on the given backend (the S3 server lives as long as the app).
-async fn setup(backend: Backend, vars: &[(&'static str, &str)]) -> (TestApp, Option<TestS3>) {
-    let s3 = match backend {
-        Backend::Fs => None,
-        Backend::S3 => Some(start_s3_server().await),
-    };
-    let mut builder = TestApp::builder();
-    if let Some(s3) = &s3 {
-        builder = builder.s3(s3);
-    }
-    for (k, v) in vars {
-        builder = builder.var(k, *v);
-    }
-    (builder.build().await, s3)
-}
-
-/// Every object in the backend.
-async fn objects(t: &TestApp, s3: &Option<TestS3>) -> Vec<String> {
-    match s3 {
-        Some(s3) => s3.object_keys().await,
-        None => t.fs_objects(),
-    }
-}
+use crate::support::{Backend, TestApp, error_code, objects, setup};
 
 fn thumbnail(image: &Value, height: i64) -> &Value {
     image["thumbnails"]

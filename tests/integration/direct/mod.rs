@@ -8,8 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::images;
-use crate::support::s3::{TestS3, start_s3_server};
-use crate::support::{Backend, IMAGE_FIELDS, TestApp, error_code};
+use crate::support::{Backend, IMAGE_FIELDS, TestApp, error_code, objects, setup};
 
 mod staging;
 
@@ -21,30 +20,6 @@ fn complete_query() -> String {
     format!(
         "mutation($id: ID!, $exp: Int) {{ completeUpload(id: $id, expiresIn: $exp) {{ {IMAGE_FIELDS} }} }}"
     )
-}
-
-/// A test app on the given backend (the S3 server lives as long as the app).
-async fn setup(backend: Backend, vars: &[(&'static str, &str)]) -> (TestApp, Option<TestS3>) {
-    let s3 = match backend {
-        Backend::Fs => None,
-        Backend::S3 => Some(start_s3_server().await),
-    };
-    let mut builder = TestApp::builder();
-    if let Some(s3) = &s3 {
-        builder = builder.s3(s3);
-    }
-    for (k, v) in vars {
-        builder = builder.var(k, *v);
-    }
-    (builder.build().await, s3)
-}
-
-/// Every object in the backend.
-async fn objects(t: &TestApp, s3: &Option<TestS3>) -> Vec<String> {
-    match s3 {
-        Some(s3) => s3.object_keys().await,
-        None => t.fs_objects(),
-    }
 }
 
 async fn create_raw(

@@ -180,6 +180,33 @@ impl TestApp {
     }
 }
 
+/// A test app on the given backend (the S3 server lives as long as the app).
+pub async fn setup(
+    backend: Backend,
+    vars: &[(&'static str, &str)],
+) -> (TestApp, Option<s3::TestS3>) {
+    let s3 = match backend {
+        Backend::Fs => None,
+        Backend::S3 => Some(s3::start_s3_server().await),
+    };
+    let mut builder = TestApp::builder();
+    if let Some(s3) = &s3 {
+        builder = builder.s3(s3);
+    }
+    for (k, v) in vars {
+        builder = builder.var(k, *v);
+    }
+    (builder.build().await, s3)
+}
+
+/// Every object in the backend.
+pub async fn objects(t: &TestApp, s3: &Option<s3::TestS3>) -> Vec<String> {
+    match s3 {
+        Some(s3) => s3.object_keys().await,
+        None => t.fs_objects(),
+    }
+}
+
 /// Uploads one file to the server at `base` through the GraphQL multipart
 /// request spec; returns the status and the whole response body.
 pub async fn upload_to(
