@@ -3,6 +3,7 @@
 # BENCHMARKS.md). Runs the release `image-vault` against the machine's
 # Postgres (BENCH_DATABASE_SERVER, default postgres://postgres@127.0.0.1:5432)
 # and an s3s-fs S3 server inside the driver; no other services needed.
+# bench/load-garage.sh runs the same against a throw-away Garage.
 #
 # Usage: bench/load.sh [pipeline|read|memory|startup|all] [options]
 #        bench/load.sh read --help

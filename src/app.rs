@@ -78,13 +78,28 @@ impl App {
         }))
     }
 
-    /// Runs CPU-heavy work on the blocking pool, at most one task per core.
+    /// Runs CPU-heavy work on rayon's pool (one thread per core), at most
+    /// one task per core.
+    ///
+    /// Not on tokio's blocking pool: the JPEG decoder hands rows to the
+    /// current rayon pool, and from a blocking thread every row crossed to
+    /// rayon's threads and back (context switches, cold caches). From a
+    /// rayon thread the rows stay on the pool that runs the task, as in
+    /// `image-vault thumbnail`: about 10 % less server CPU per upload in the
+    /// pipeline benchmark (BENCHMARKS.md).
     pub async fn run_cpu<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let _permit = self.cpu.acquire().await?;
-        Ok(tokio::task::spawn_blocking(f).await?)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        rayon::spawn(move || {
+            // A panic stays in the task (rayon would abort the process).
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = tx.send(result);
+        });
+        rx.await?
+            .map_err(|_| anyhow::anyhow!("a CPU task panicked"))
     }
 
     /// Starts receiving other processes' image events (servers need this for

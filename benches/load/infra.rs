@@ -36,16 +36,39 @@ pub fn server_bin() -> PathBuf {
 
 // ---------------------------------------------------------------- S3 ----
 
-/// An s3s-fs S3 server on 127.0.0.1, served from this process's runtime,
-/// with one bucket under a fresh directory.
+/// The S3 store of a scenario: by default an s3s-fs server on 127.0.0.1,
+/// served from this process's runtime, with one bucket under a fresh
+/// directory; with `BENCH_S3_ENDPOINT` (and `BENCH_S3_REGION`,
+/// `BENCH_S3_ACCESS_KEY_ID`, `BENCH_S3_SECRET_ACCESS_KEY`, `BENCH_S3_BUCKET`)
+/// an external server such as Garage or MinIO (`bench/load-garage.sh`),
+/// whose process `BENCH_S3_PID` names for the CPU accounting.
 pub struct S3Server {
     pub endpoint: String,
-    pub root: PathBuf,
-    task: tokio::task::JoinHandle<()>,
+    region: String,
+    access_key_id: String,
+    secret_access_key: String,
+    bucket: String,
+    /// The in-process server: its directory and task.
+    local: Option<(PathBuf, tokio::task::JoinHandle<()>)>,
 }
 
 impl S3Server {
     pub async fn start(name: &str) -> anyhow::Result<S3Server> {
+        if let Some(endpoint) = std::env::var("BENCH_S3_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty())
+        {
+            let var =
+                |n: &str| std::env::var(n).with_context(|| format!("BENCH_S3_ENDPOINT needs {n}"));
+            return Ok(S3Server {
+                endpoint,
+                region: std::env::var("BENCH_S3_REGION").unwrap_or_else(|_| "us-east-1".into()),
+                access_key_id: var("BENCH_S3_ACCESS_KEY_ID")?,
+                secret_access_key: var("BENCH_S3_SECRET_ACCESS_KEY")?,
+                bucket: var("BENCH_S3_BUCKET")?,
+                local: None,
+            });
+        }
         let root = work_dir().join(format!("s3-{name}"));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join(BUCKET))?;
@@ -70,37 +93,57 @@ impl S3Server {
         });
         Ok(S3Server {
             endpoint: format!("http://{addr}"),
-            root,
-            task,
+            region: "us-east-1".into(),
+            access_key_id: S3_KEY.into(),
+            secret_access_key: S3_SECRET.into(),
+            bucket: BUCKET.into(),
+            local: Some((root, task)),
         })
+    }
+
+    /// What serves S3, for the reports.
+    pub fn describe(&self) -> String {
+        match &self.local {
+            Some(_) => "s3s-fs 0.14 in the bench process".into(),
+            None => format!("external S3 at {}", self.endpoint),
+        }
+    }
+
+    /// The external S3 server's process (`BENCH_S3_PID`), for CPU accounting.
+    pub fn external_pid(&self) -> Option<u32> {
+        self.local
+            .is_none()
+            .then(|| std::env::var("BENCH_S3_PID").ok()?.parse().ok())?
     }
 
     /// The server's environment for this store.
     pub fn env(&self, env: &mut Env) {
         env.set("STORAGE", "s3")
             .set("S3_ENDPOINT", &self.endpoint)
-            .set("S3_REGION", "us-east-1")
-            .set("S3_BUCKET", BUCKET)
-            .set("S3_ACCESS_KEY_ID", S3_KEY)
-            .set("S3_SECRET_ACCESS_KEY", S3_SECRET);
+            .set("S3_REGION", &self.region)
+            .set("S3_BUCKET", &self.bucket)
+            .set("S3_ACCESS_KEY_ID", &self.access_key_id)
+            .set("S3_SECRET_ACCESS_KEY", &self.secret_access_key);
     }
 
     pub fn settings(&self) -> image_vault::storage::S3Settings {
         image_vault::storage::S3Settings {
             endpoint: self.endpoint.clone(),
             public_endpoint: self.endpoint.clone(),
-            region: "us-east-1".into(),
-            bucket: BUCKET.into(),
-            access_key_id: S3_KEY.into(),
-            secret_access_key: S3_SECRET.into(),
+            region: self.region.clone(),
+            bucket: self.bucket.clone(),
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
         }
     }
 }
 
 impl Drop for S3Server {
     fn drop(&mut self) {
-        self.task.abort();
-        let _ = std::fs::remove_dir_all(&self.root);
+        if let Some((root, task)) = &self.local {
+            task.abort();
+            let _ = std::fs::remove_dir_all(root);
+        }
     }
 }
 
@@ -181,6 +224,12 @@ impl Env {
                 "RUST_LOG",
                 &std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "info".into()),
             );
+        // `BENCH_SERVER_X=v` sets `X=v` for the server (e.g. MALLOC_ARENA_MAX).
+        for (key, value) in std::env::vars() {
+            if let Some(name) = key.strip_prefix("BENCH_SERVER_") {
+                env.set(name, &value);
+            }
+        }
         env
     }
 

@@ -101,10 +101,17 @@ fn main() -> ExitCode {
 async fn run(scenario: Scenario) -> anyhow::Result<()> {
     std::fs::create_dir_all(infra::work_dir())?;
     println!(
-        "machine: {} cores, {}; server binary {}",
+        "machine: {} cores, {}, load average {}; server binary {} ({})",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         cpu_model(),
-        infra::server_bin().display()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        infra::server_bin().display(),
+        git_revision()
     );
     match scenario {
         Scenario::Pipeline {
@@ -193,6 +200,23 @@ fn corpus() -> anyhow::Result<Vec<std::path::PathBuf>> {
         .lines()
         .filter_map(|l| l.rsplit_once(' ').map(|(p, _)| std::path::PathBuf::from(p)))
         .collect())
+}
+
+/// `git rev-parse --short HEAD`, `+dirty` with uncommitted changes.
+fn git_revision() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "?".into());
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    format!("{head}{}", if dirty { "+dirty" } else { "" })
 }
 
 fn cpu_model() -> String {

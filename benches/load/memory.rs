@@ -74,6 +74,21 @@ fn big_jpeg(source: &Path) -> anyhow::Result<Vec<u8>> {
     anyhow::bail!("could not make a 20 MB JPEG")
 }
 
+/// The JPEG with a comment segment naming `n` after its SOI marker: the same
+/// picture in different bytes, so that the server's content-hash dedup
+/// treats every upload as new (and makes its thumbnails).
+fn distinct(jpeg: &[u8], n: usize) -> Vec<u8> {
+    let comment = format!("image-vault bench upload {n}");
+    let len = u16::try_from(comment.len() + 2).unwrap_or(u16::MAX);
+    let mut out = Vec::with_capacity(jpeg.len() + comment.len() + 4);
+    out.extend_from_slice(&jpeg[..2]);
+    out.extend_from_slice(&[0xFF, 0xFE]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(comment.as_bytes());
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
 async fn uploads(opts: &Options, source: &Path) -> anyhow::Result<()> {
     let bytes = Arc::new(big_jpeg(source)?);
     let database = "iv_bench_memory";
@@ -109,7 +124,7 @@ async fn uploads(opts: &Options, source: &Path) -> anyhow::Result<()> {
         .map(|i| {
             let (gql, bytes) = (gql.clone(), bytes.clone());
             async move {
-                gql.upload(&format!("big-{i}.jpg"), bytes.as_ref().clone())
+                gql.upload(&format!("big-{i}.jpg"), distinct(&bytes, i))
                     .await
             }
         })
@@ -170,11 +185,12 @@ async fn job(sources: &[&PathBuf]) -> anyhow::Result<()> {
         let hwm = infra::proc_mib(pid, "VmHWM")?;
         println!(
             "memory: job {} ({}, {:.1} MB, 200+400 px): worker VmRSS before {before:.1} MiB, VmHWM after {hwm:.1} MiB \
-             -> {:.1} MiB above idle{} (target < 20)",
+             -> {:.1} MiB above idle, {:.1} above the RSS before it{} (target < 20)",
             n + 1,
             source.file_name().unwrap_or_default().to_string_lossy(),
             bytes.len() as f64 / 1e6,
             hwm - idle,
+            hwm - before,
             if reset {
                 ""
             } else {

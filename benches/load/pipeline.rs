@@ -47,10 +47,13 @@ pub async fn run(opts: &Options, corpus: &[PathBuf]) -> anyhow::Result<()> {
         let pipe = pipeline(opts, &files).await?;
         println!(
             "round {round}: kernel (2 threads) {kernel:.1} images/s, {kernel_cpu:.1} ms CPU/image | pipeline {:.1} uploads/s, \
-             server {:.1} ms CPU/image, bench process (S3 server, clients) {:.1} ms CPU/image | ratio {:.3}",
+             server {:.1} ms CPU/image, Postgres {:.1}, bench process {:.1}, external S3 {:.1} ({}) | ratio {:.3}",
             pipe.rate,
             pipe.server_cpu * 1000.0 / opts.images as f64,
+            pipe.pg_cpu * 1000.0 / opts.images as f64,
             pipe.driver_cpu * 1000.0 / opts.images as f64,
+            pipe.s3_cpu * 1000.0 / opts.images as f64,
+            pipe.s3,
             pipe.rate / kernel
         );
         ratios.push(pipe.rate / kernel);
@@ -158,6 +161,32 @@ struct PipelineRun {
     rate: f64,
     server_cpu: f64,
     driver_cpu: f64,
+    /// The Postgres backends serving the server (those open after the
+    /// warm-up; the pool keeps them).
+    pg_cpu: f64,
+    /// An external S3 server's (0 for the in-process one, which is in
+    /// `driver_cpu`).
+    s3_cpu: f64,
+    s3: String,
+}
+
+/// Process ids of the Postgres backends connected to `database`, but this one.
+async fn postgres_backends(
+    db: &tokio_postgres::Client,
+    database: &str,
+) -> anyhow::Result<Vec<u32>> {
+    let rows = db
+        .simple_query(&format!(
+            "SELECT pid FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0)?.parse().ok(),
+            _ => None,
+        })
+        .collect())
 }
 
 async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineRun> {
@@ -193,6 +222,13 @@ async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineR
                 .spawn()
         })
         .transpose()?;
+    let backends = postgres_backends(&db, database).await?;
+    let pg_before = backends
+        .iter()
+        .filter_map(|&p| cpu_seconds(p).ok())
+        .sum::<f64>();
+    let s3_pid = s3.external_pid();
+    let s3_before = s3_pid.map(cpu_seconds).transpose()?.unwrap_or(0.0);
     let cpu_before = (cpu_seconds(server.pid())?, cpu_seconds(std::process::id())?);
     let started = Instant::now();
     upload_all(&gql, &bodies, opts.concurrency).await?;
@@ -212,6 +248,12 @@ async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineR
         2 * bodies.len()
     );
     let server_cpu = cpu_seconds(server.pid())? - cpu_before.0;
+    let s3_cpu = s3_pid.map(cpu_seconds).transpose()?.unwrap_or(0.0) - s3_before;
+    let pg_cpu = backends
+        .iter()
+        .filter_map(|&p| cpu_seconds(p).ok())
+        .sum::<f64>()
+        - pg_before;
     if let Some(mut perf) = perf {
         let _ = Command::new("kill")
             .args(["-INT", &perf.id().to_string()])
@@ -236,11 +278,20 @@ async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineR
         let count: f64 = metric_sum(&metrics, &format!("{name}_count"))?;
         Some(sum / count * 1000.0)
     };
+    let images = (warm + bodies.len()) as f64;
     println!(
-        "  server histograms, mean ms: kernel (make_thumbnails) {:.1}, job {:.1}, storage request {:.2}",
+        "  server histograms, mean ms: kernel (make_thumbnails) {:.1}, job {:.1}, storage request {:.2}; \
+         per image (incl. warm-up and login): {:.1} SQL statements, {:.1} storage requests",
         per("image_vault_thumbnail_render_duration_seconds").unwrap_or(f64::NAN),
         per("image_vault_job_duration_seconds").unwrap_or(f64::NAN),
         per("image_vault_storage_request_duration_seconds").unwrap_or(f64::NAN),
+        metric_sum(&metrics, "image_vault_db_queries_total").unwrap_or(f64::NAN) / images,
+        metric_sum(
+            &metrics,
+            "image_vault_storage_request_duration_seconds_count"
+        )
+        .unwrap_or(f64::NAN)
+            / images,
     );
     let driver_cpu = cpu_seconds(std::process::id())? - cpu_before.1;
     println!(
@@ -254,6 +305,9 @@ async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineR
         rate: bodies.len() as f64 / elapsed,
         server_cpu,
         driver_cpu,
+        pg_cpu,
+        s3_cpu,
+        s3: s3.describe(),
     })
 }
 

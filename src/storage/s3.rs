@@ -36,6 +36,8 @@ const MAX_PARTS: u64 = 10_000;
 /// Presigned URLs kept per generation (two generations; ~500 bytes each):
 /// the URLs of some 25 pages of 50 Premium images.
 const PRESIGN_CACHE_ENTRIES: usize = 4096;
+/// The most `get` reserves up front from an object's declared length.
+const MAX_PREALLOCATION: usize = 1 << 30;
 /// The longest validity S3 accepts for a presigned URL.
 const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -169,10 +171,22 @@ impl S3Store {
             .send()
             .await
             .map_err(classify)?;
-        let body = output.body.collect().await.map_err(|e| {
+        // Into one buffer of the object's size: `collect` would keep every
+        // chunk and then copy them all into a second buffer, twice the
+        // object in memory (a thumbnail job's largest allocation).
+        let size = output
+            .content_length()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0);
+        let mut bytes = Vec::with_capacity(size.min(MAX_PREALLOCATION));
+        let mut body = output.body;
+        let unavailable = |e| {
             StorageError::Unavailable(format!("reading object body: {}", DisplayErrorContext(e)))
-        })?;
-        Ok(body.into_bytes())
+        };
+        while let Some(chunk) = body.try_next().await.map_err(unavailable)? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(bytes))
     }
 
     pub(super) async fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
