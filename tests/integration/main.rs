@@ -9,6 +9,7 @@ mod cli;
 mod dedup;
 mod direct;
 mod faults;
+mod hardening;
 mod health;
 mod integrity;
 mod jobs;
