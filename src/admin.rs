@@ -28,6 +28,10 @@ pub struct PlanSpec {
     pub expiring_links: bool,
     /// `original` or `webp` (see `db::models::plan`).
     pub thumbnail_format: String,
+    /// Quotas (see `service::quota`); `None` is unlimited.
+    pub max_images: Option<i32>,
+    pub max_storage_bytes: Option<i64>,
+    pub max_uploads_per_hour: Option<i32>,
 }
 
 impl PlanSpec {
@@ -38,6 +42,9 @@ impl PlanSpec {
             original_link: self.original_link,
             expiring_links: self.expiring_links,
             thumbnail_format: &self.thumbnail_format,
+            max_images: self.max_images,
+            max_storage_bytes: self.max_storage_bytes,
+            max_uploads_per_hour: self.max_uploads_per_hour,
         }
     }
 
@@ -73,6 +80,15 @@ impl PlanSpec {
             ));
         }
         self.thumbnail_heights = sorted;
+        let positive = |v: Option<i64>| v.is_none_or(|v| v > 0);
+        if !positive(self.max_images.map(i64::from))
+            || !positive(self.max_storage_bytes)
+            || !positive(self.max_uploads_per_hour.map(i64::from))
+        {
+            return Err(AppError::BadUserInput(
+                "quotas must be positive (leave them out for no limit)".into(),
+            ));
+        }
         if ![FORMAT_ORIGINAL, FORMAT_WEBP].contains(&self.thumbnail_format.as_str()) {
             return Err(AppError::BadUserInput(format!(
                 "unknown thumbnail format {:?}",

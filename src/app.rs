@@ -29,6 +29,18 @@ pub struct App {
     /// Bounds CPU-heavy work (decoding, resizing) to the number of cores so
     /// that the async runtime stays responsive.
     cpu: tokio::sync::Semaphore,
+    /// Bounds the memory that decoding jobs may hold at once.
+    pub decode_budget: crate::jobs::budget::MemoryBudget,
+}
+
+/// Why CPU work handed to [`App::run_cpu`] did not return.
+#[derive(Debug, thiserror::Error)]
+pub enum CpuError {
+    /// A bug met by this input; running it again meets it again.
+    #[error("a CPU task panicked")]
+    Panicked,
+    #[error("the CPU pool is shutting down")]
+    Closed,
 }
 
 impl App {
@@ -58,6 +70,7 @@ impl App {
             config.jwt_secret.expose(),
             b"image-vault jwt v1",
         ));
+        let config_budget = config.decode_memory_budget;
         let login_limiter = LoginLimiter::new(Limits {
             failures_per_user: config.login_failures_per_user,
             attempts_per_ip: config.login_attempts_per_ip,
@@ -75,6 +88,7 @@ impl App {
             cpu: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             ),
+            decode_budget: crate::jobs::budget::MemoryBudget::new(config_budget),
         }))
     }
 
@@ -90,16 +104,17 @@ impl App {
     pub async fn run_cpu<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let _permit = self.cpu.acquire().await?;
+    ) -> Result<T, CpuError> {
+        let _permit = self.cpu.acquire().await.map_err(|_| CpuError::Closed)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         rayon::spawn(move || {
             // A panic stays in the task (rayon would abort the process).
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
             let _ = tx.send(result);
         });
-        rx.await?
-            .map_err(|_| anyhow::anyhow!("a CPU task panicked"))
+        rx.await
+            .map_err(|_| CpuError::Closed)?
+            .map_err(|_| CpuError::Panicked)
     }
 
     /// Starts receiving other processes' image events (servers need this for

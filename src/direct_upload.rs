@@ -26,12 +26,14 @@ use std::time::SystemTime;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::db::models::{Image, Plan, UploadSlot};
+use crate::db::models::{Image, Plan, UploadSlot, User};
 use crate::error::{AppError, AppResult};
 use crate::imaging::ImageKind;
 use crate::jobs::JobError;
+use crate::service::quota;
 use crate::storage::{StorageError, StorageKey};
 use crate::upload::{self, IncomingFile, clean_filename};
+use diesel_async::AsyncConnection as _;
 
 /// How long an upload URL (and its slot) stays valid.
 pub const SLOT_LIFETIME: chrono::Duration = chrono::Duration::minutes(15);
@@ -54,6 +56,7 @@ pub struct UploadTarget {
 pub async fn create_slot(
     app: &Arc<App>,
     owner_id: Uuid,
+    plan: Option<&Plan>,
     filename: &str,
     byte_size: i64,
     content_type: &str,
@@ -86,12 +89,10 @@ pub async fn create_slot(
         expires_at: now + SLOT_LIFETIME,
         completed_at: None,
     };
-    let mut conn = app.db().await?;
-    if UploadSlot::count_open(&mut conn, owner_id, now).await? >= MAX_OPEN_SLOTS {
-        return Err(AppError::TooManyRequests(format!(
-            "at most {MAX_OPEN_SLOTS} direct uploads may be open at once; \
-             complete them or wait until they expire"
-        )));
+    // A user over quota gets no upload URL (completion checks again).
+    {
+        let mut conn = app.db().await?;
+        quota::check_upload(&mut conn, owner_id, plan, 1, size, now, false).await?;
     }
     let lifetime = SLOT_LIFETIME.to_std().map_err(AppError::internal)?;
     let put = app
@@ -104,7 +105,21 @@ pub async fn create_slot(
             lifetime,
         )
         .await?;
-    slot.insert(&mut conn).await?;
+    // Count and insert under a lock on the user's row: parallel calls
+    // cannot together open more slots than the limit.
+    let mut conn = app.db().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        User::lock(conn, owner_id).await?;
+        if UploadSlot::count_open(conn, owner_id, now).await? >= MAX_OPEN_SLOTS {
+            return Err(AppError::TooManyRequests(format!(
+                "at most {MAX_OPEN_SLOTS} direct uploads may be open at once; \
+                 complete them or wait until they expire"
+            )));
+        }
+        slot.insert(conn).await?;
+        Ok(())
+    })
+    .await?;
     tracing::info!(upload.id = %slot.id, "direct upload opened");
     Ok(UploadTarget {
         slot,
@@ -181,9 +196,10 @@ pub async fn complete(
     .await?
     .pop()
     .ok_or_else(|| AppError::internal(anyhow::anyhow!("no image stored")))?;
-    // The original is a copy; the staged object has served its purpose.
-    if let Err(e) = app.storage.delete(&key).await {
-        tracing::warn!(error = %e, "cannot remove a completed upload; the sweeper will");
+    // The original is a copy; the staged object has served its purpose,
+    // and its upload URL must not store another (see `close_upload`).
+    if let Err(e) = app.storage.close_upload(&key).await {
+        tracing::warn!(error = %e, "cannot close a completed upload; the sweeper will");
     }
     tracing::info!(image.id = %image.id, "direct upload completed");
     Ok(image)
@@ -205,8 +221,8 @@ async fn refuse(app: &Arc<App>, slot: &UploadSlot, reason: AppError) -> AppError
     if let Err(e) = closed {
         return e;
     }
-    if let Err(e) = app.storage.delete(&StorageKey::upload(slot.id)).await {
-        tracing::warn!(error = %e, "cannot remove a refused upload; the sweeper will");
+    if let Err(e) = app.storage.close_upload(&StorageKey::upload(slot.id)).await {
+        tracing::warn!(error = %e, "cannot close a refused upload; the sweeper will");
     }
     reason
 }

@@ -19,6 +19,8 @@ pub enum AppError {
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
     TooManyRequests(String),
+    /// A quota of the user's plan would be exceeded.
+    QuotaExceeded(String),
     /// Object storage is unreachable; the client may retry later.
     StorageUnavailable,
     Internal(std::sync::Arc<anyhow::Error>),
@@ -36,6 +38,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             AppError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             AppError::TooManyRequests(_) => "TOO_MANY_REQUESTS",
+            AppError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             AppError::StorageUnavailable => "STORAGE_UNAVAILABLE",
             AppError::Internal(_) => "INTERNAL",
         }
@@ -50,6 +53,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::QuotaExceeded(_) => StatusCode::FORBIDDEN,
             AppError::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -64,7 +68,8 @@ impl AppError {
             AppError::BadUserInput(m)
             | AppError::PayloadTooLarge(m)
             | AppError::UnsupportedMediaType(m)
-            | AppError::TooManyRequests(m) => m.clone(),
+            | AppError::TooManyRequests(m)
+            | AppError::QuotaExceeded(m) => m.clone(),
             AppError::StorageUnavailable => "object storage is unavailable; try again later".into(),
             AppError::Internal(_) => "internal error".into(),
         }

@@ -20,6 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::imaging::{self, ImageInfo, ImagingError};
 use crate::jobs::queue;
 use crate::jobs::thumbnails::MakeThumbnails;
+use crate::service::quota;
 use crate::storage::{ObjectVersion, StorageKey};
 
 /// Bounds of `expiresIn` for uploads, in seconds: five minutes to a year.
@@ -100,6 +101,13 @@ pub(crate) async fn persist(
     now: DateTime<Utc>,
     slot: Option<Uuid>,
 ) -> AppResult<Vec<Image>> {
+    // Over quota: refused before anything is stored (and checked again,
+    // for good, when recorded).
+    let total: u64 = checked.iter().map(|c| c.size).sum();
+    {
+        let mut conn = app.db().await?;
+        quota::check_upload(&mut conn, owner_id, plan, checked.len(), total, now, false).await?;
+    }
     // Deduplication: bytes this user uploaded before (or earlier in this
     // request) reuse that image's objects instead of storing new ones.
     let hashes: Vec<Vec<u8>> = checked.iter().map(|c| c.sha256.to_vec()).collect();
@@ -181,7 +189,12 @@ pub(crate) async fn persist(
     let heights = plan
         .map(|p| p.thumbnail_heights.clone())
         .unwrap_or_default();
-    let recorded = record(app, &images, &heights, &reused, slot, now).await;
+    let quota = Quota {
+        owner_id,
+        plan,
+        bytes: total,
+    };
+    let recorded = record(app, &images, &heights, &reused, slot, now, quota).await;
     if let Err(e) = recorded {
         remove_objects(app, &stored).await;
         return Err(e);
@@ -195,6 +208,13 @@ pub(crate) async fn persist(
     Ok(images)
 }
 
+/// Whose quota an upload counts against, and how much it adds.
+struct Quota<'a> {
+    owner_id: Uuid,
+    plan: Option<&'a Plan>,
+    bytes: u64,
+}
+
 async fn record(
     app: &Arc<App>,
     images: &[Image],
@@ -202,6 +222,7 @@ async fn record(
     reused: &[Uuid],
     slot: Option<Uuid>,
     now: DateTime<Utc>,
+    quota: Quota<'_>,
 ) -> AppResult<()> {
     let mut conn = app.db().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -211,6 +232,16 @@ async fn record(
         {
             return Err(already_completed());
         }
+        quota::check_upload(
+            conn,
+            quota.owner_id,
+            quota.plan,
+            images.len(),
+            quota.bytes,
+            now,
+            true,
+        )
+        .await?;
         // A reused source must still be referenced: its last image may have
         // been deleted (and its objects queued for deletion) since we looked.
         for &source in reused {
@@ -224,7 +255,11 @@ async fn record(
             image.insert(conn).await?;
             if !heights.is_empty() {
                 Thumbnail::insert_pending(conn, image.id, heights).await?;
-                queue::enqueue(conn, &MakeThumbnails { image_id: image.id }, now).await?;
+                let job = MakeThumbnails {
+                    image_id: image.id,
+                    owner_id: Some(image.owner_id),
+                };
+                queue::enqueue(conn, &job, now).await?;
             }
         }
         Ok(())
@@ -270,6 +305,13 @@ pub(crate) async fn check(
         .await
         .map_err(AppError::internal)?
         .map_err(imaging_error)?;
+    let max = app.config.max_decode_bytes;
+    if info.decode_bytes > max {
+        return Err(imaging_error(ImagingError::TooMuchMemory {
+            need: info.decode_bytes,
+            max,
+        }));
+    }
     Ok(Checked {
         id: Uuid::now_v7(),
         filename: clean_filename(&incoming.filename),

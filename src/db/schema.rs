@@ -44,6 +44,8 @@ diesel::table! {
         dedupe_key -> Nullable<Text>,
         created_at -> Timestamptz,
         request_id -> Nullable<Text>,
+        owner_id -> Nullable<Uuid>,
+        fair_seq -> Int8,
     }
 }
 
@@ -57,6 +59,9 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         thumbnail_format -> Text,
+        max_images -> Nullable<Int4>,
+        max_storage_bytes -> Nullable<Int8>,
+        max_uploads_per_hour -> Nullable<Int4>,
     }
 }
 
@@ -72,6 +77,14 @@ diesel::table! {
         error -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    upload_counts (user_id, window_start) {
+        user_id -> Uuid,
+        window_start -> Timestamptz,
+        uploads -> Int4,
     }
 }
 
@@ -104,6 +117,7 @@ diesel::joinable!(expiring_links -> images (image_id));
 diesel::joinable!(expiring_links -> users (owner_id));
 diesel::joinable!(images -> users (owner_id));
 diesel::joinable!(thumbnails -> images (image_id));
+diesel::joinable!(upload_counts -> users (user_id));
 diesel::joinable!(upload_slots -> users (owner_id));
 diesel::joinable!(users -> plans (plan_id));
 
@@ -113,6 +127,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     plans,
     thumbnails,
+    upload_counts,
     upload_slots,
     users,
 );

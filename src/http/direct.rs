@@ -5,7 +5,8 @@
 //!
 //! Refusals: 403 bad or expired signature, 411 no Content-Length, 413 more
 //! than the signed size, 400 less (or a body that ends early), 415 another
-//! content type, 404 no such slot, 409 slot already completed.
+//! content type, 404 no such slot, 409 slot already completed or another
+//! PUT to it in progress.
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -108,6 +109,10 @@ pub async fn put_upload(
         Err(PutStreamError::Short { .. } | PutStreamError::Body(_)) => {
             refuse(StatusCode::BAD_REQUEST, "the body ended early")
         }
+        Err(PutStreamError::Busy) => refuse(
+            StatusCode::CONFLICT,
+            "another request is uploading to this URL; wait for it to finish",
+        ),
         Err(PutStreamError::Storage(e @ StorageError::Unavailable(_))) => {
             tracing::warn!(error = %e, "cannot store a direct upload");
             StatusCode::SERVICE_UNAVAILABLE.into_response()

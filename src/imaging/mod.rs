@@ -16,7 +16,7 @@ pub mod webp;
 #[cfg(test)]
 mod tests;
 
-pub use probe::probe;
+pub use probe::{decode_bytes, probe};
 pub use sniff::{SNIFF_LEN, sniff};
 pub use thumbnail::make_thumbnails;
 
@@ -68,6 +68,10 @@ pub struct ImageInfo {
     pub kind: ImageKind,
     pub width: u32,
     pub height: u32,
+    /// An upper bound of the memory that decoding takes, from the header:
+    /// what a job reserves from the process's decode budget, and what
+    /// `MAX_DECODE_BYTES` refuses (a small file can decode to gigabytes).
+    pub decode_bytes: u64,
 }
 
 /// Why an image was refused or could not be processed.
@@ -88,6 +92,12 @@ pub enum ImagingError {
     Truncated,
     #[error("the image has {width}x{height} pixels, more than the {max} allowed")]
     TooManyPixels { width: u32, height: u32, max: u64 },
+    #[error(
+        "decoding the image would take {} MiB of memory, more than the {} MiB allowed",
+        .need >> 20,
+        .max >> 20
+    )]
+    TooMuchMemory { need: u64, max: u64 },
     #[error("unsupported image: {0}")]
     Unsupported(String),
     #[error("decoding the image failed: {0}")]

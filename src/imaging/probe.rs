@@ -29,6 +29,8 @@ pub(crate) struct Header {
     pub height: u32,
     /// EXIF orientation 1..=8; 1 when there is none.
     pub orientation: u8,
+    /// The most memory decoding may take (see [`Header::decode_bytes`]).
+    pub decode_bytes: u64,
 }
 
 impl Header {
@@ -56,7 +58,14 @@ pub fn probe<R: Read + Seek>(reader: R, max_pixels: u64) -> Result<ImageInfo, Im
         kind: header.kind,
         width,
         height,
+        decode_bytes: header.decode_bytes,
     })
+}
+
+/// The decode memory estimate of an original's header (see
+/// [`ImageInfo::decode_bytes`]), for jobs that have the bytes in memory.
+pub fn decode_bytes(original: &[u8], max_pixels: u64) -> Result<u64, ImagingError> {
+    Ok(inspect(std::io::Cursor::new(original), max_pixels)?.decode_bytes)
 }
 
 /// `probe`, keeping the stored size and the orientation apart.
@@ -111,7 +120,10 @@ fn inspect_jpeg<R: Read + Seek>(
                     return Err(malformed("more than one JPEG frame header"));
                 }
                 let sof = read_vec(r, payload.into())?;
-                frame = Some(parse_sof(marker, &sof, max_pixels)?);
+                let (width, height) = parse_sof(marker, &sof, max_pixels)?;
+                let components = sof.get(5).copied().unwrap_or(3);
+                let progressive = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+                frame = Some((width, height, components, progressive));
             }
             0xE1 if !exif_seen => {
                 let app1 = read_vec(r, payload.into())?;
@@ -123,18 +135,26 @@ fn inspect_jpeg<R: Read + Seek>(
             _ => skip(r, payload.into())?,
         }
     };
-    let (width, height) = frame.ok_or_else(|| malformed("no JPEG frame header"))?;
+    let (width, height, components, progressive) =
+        frame.ok_or_else(|| malformed("no JPEG frame header"))?;
     // Entropy-coded data cannot contain FF D9 (FF is stuffed as FF 00), so an
     // FF D9 after the scan start is the EOI marker.
     let tail = read_tail(r, start, TAIL_WINDOW, scan_start)?;
     if !tail.windows(2).any(|w| w == [0xFF, 0xD9]) {
         return Err(ImagingError::Truncated);
     }
+    // One plane per component and the interleaved output; a progressive
+    // JPEG keeps every coefficient (two bytes each) until its last scan.
+    // An upper bound: DCT scaling usually decodes far less.
+    let pixels = u64::from(width) * u64::from(height);
+    let planes = pixels * u64::from(components.max(1));
+    let decode_bytes = planes * 2 + if progressive { planes * 2 } else { 0 };
     Ok(Header {
         kind: ImageKind::Jpeg,
         width,
         height,
         orientation: orientation.unwrap_or(1),
+        decode_bytes,
     })
 }
 
@@ -269,11 +289,26 @@ fn inspect_png<R: Read + Seek>(
     if !tail.windows(IEND_CHUNK.len()).any(|w| w == IEND_CHUNK) {
         return Err(ImagingError::Truncated);
     }
+    // The decoded buffer (palettes expand to RGBA, 16-bit samples take two
+    // bytes), and an 8-bit copy of a 16-bit image.
+    let channels: u64 = match color {
+        0 => 1,
+        2 => 3,
+        4 => 2,
+        _ => 4,
+    };
+    let pixels = u64::from(width) * u64::from(height);
+    let decode_bytes = if depth == 16 {
+        pixels * channels * 3
+    } else {
+        pixels * channels
+    };
     Ok(Header {
         kind: ImageKind::Png,
         width,
         height,
         orientation: orientation.unwrap_or(1),
+        decode_bytes,
     })
 }
 

@@ -158,7 +158,9 @@ fn probe_walks_past_large_app_segments_to_the_frame_header() {
         ImageInfo {
             kind: ImageKind::Jpeg,
             width: 640,
-            height: 480
+            height: 480,
+            // Three planes and the output, one byte each: baseline.
+            decode_bytes: 640 * 480 * 3 * 2,
         }
     );
     let info = probe_bytes(&png(gradient(33, 17))).expect("probe");
@@ -606,4 +608,29 @@ fn corrupted_files_never_panic() {
             let _ = make_thumbnails(&original[..cut], &spec(&[16]));
         }
     }
+}
+
+#[test]
+fn decode_memory_is_estimated_from_the_header() {
+    // 16-bit RGBA: eight bytes a pixel decoded, four more for the 8-bit copy.
+    let png16 = {
+        let image = image::ImageBuffer::<image::Rgba<u16>, _>::from_pixel(
+            300,
+            200,
+            image::Rgba([0u16, 0, 0, 65535]),
+        );
+        let mut out = std::io::Cursor::new(Vec::new());
+        image
+            .write_to(&mut out, image::ImageFormat::Png)
+            .expect("png");
+        out.into_inner()
+    };
+    let info = probe_bytes(&png16).expect("probe");
+    assert_eq!(info.decode_bytes, 300 * 200 * 12);
+    assert_eq!(
+        super::decode_bytes(&png16, u64::MAX).expect("estimate"),
+        info.decode_bytes
+    );
+    let info = probe_bytes(&png(gradient(33, 17))).expect("probe");
+    assert!(info.decode_bytes >= 33 * 17 * 3, "{info:?}");
 }

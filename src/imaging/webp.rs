@@ -4,11 +4,25 @@
 
 use super::ImagingError;
 
-/// Re-encodes an encoded thumbnail as WebP at `quality` (1..=100).
+/// The largest width or height a WebP image can have.
+pub const MAX_DIMENSION: u32 = 16_383;
+
+/// Whether an image of this size can be a WebP.
+pub fn fits(width: u32, height: u32) -> bool {
+    (1..=MAX_DIMENSION).contains(&width) && (1..=MAX_DIMENSION).contains(&height)
+}
+
+/// Re-encodes an encoded thumbnail as WebP at `quality` (1..=100); refuses
+/// sizes WebP cannot hold (libwebp would panic on them).
 pub fn to_webp(thumbnail: &[u8], quality: u8) -> Result<Vec<u8>, ImagingError> {
     let image = image::load_from_memory(thumbnail)
         .map_err(|e| ImagingError::Decode(format!("re-reading the thumbnail: {e}")))?;
     let (width, height) = (image.width(), image.height());
+    if !fits(width, height) {
+        return Err(ImagingError::Encode(format!(
+            "a {width}x{height} thumbnail is larger than WebP allows ({MAX_DIMENSION} px a side)"
+        )));
+    }
     let quality = f32::from(quality.clamp(1, 100));
     let encoded = if image.color().has_alpha() {
         let rgba = image.to_rgba8();

@@ -10,6 +10,7 @@ use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::queue::NEXT_FAIR_SEQ;
 use super::thumbnails::MakeThumbnails;
 use super::{JobError, JobKind};
 use crate::app::App;
@@ -26,6 +27,10 @@ impl JobKind for BackfillThumbnails {
     fn dedupe_key(&self) -> Option<String> {
         Some(format!("backfill:{}", self.user_id))
     }
+
+    fn owner(&self) -> Option<Uuid> {
+        Some(self.user_id)
+    }
 }
 
 impl BackfillThumbnails {
@@ -37,19 +42,23 @@ impl BackfillThumbnails {
         };
         // One statement: missing rows for every unexpired image, and one
         // thumbnail job per image that got any.
-        let queued = diesel::sql_query(
+        // The user's jobs take their turns with everyone else's (fair_seq).
+        let queued = diesel::sql_query(format!(
             "WITH added AS (
                  INSERT INTO thumbnails (image_id, height, status)
                  SELECT i.id, h, 'pending'
                    FROM images i CROSS JOIN unnest($2::int4[]) AS h
                   WHERE i.owner_id = $1 AND (i.expires_at IS NULL OR i.expires_at > $3)
                  ON CONFLICT DO NOTHING
-                 RETURNING image_id)
-             INSERT INTO jobs (kind, payload, max_attempts, run_at, dedupe_key)
-             SELECT $4, jsonb_build_object('image_id', image_id), 5, $3, 'thumbs:' || image_id
+                 RETURNING image_id),
+             base AS (SELECT {NEXT_FAIR_SEQ} AS seq)
+             INSERT INTO jobs (kind, payload, max_attempts, run_at, dedupe_key, owner_id, fair_seq)
+             SELECT $4, jsonb_build_object('image_id', image_id, 'owner_id', $1), 5, $3,
+                    'thumbs:' || image_id, $1,
+                    (SELECT seq FROM base) + row_number() OVER (ORDER BY image_id) - 1
                FROM (SELECT DISTINCT image_id FROM added) AS a
              ON CONFLICT DO NOTHING",
-        )
+        ))
         .bind::<SqlUuid, _>(self.user_id)
         .bind::<Array<Integer>, _>(&plan.thumbnail_heights)
         .bind::<Timestamptz, _>(app.clock.now())

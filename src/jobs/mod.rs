@@ -5,6 +5,7 @@
 //! exponential backoff, and failed for good after their attempts run out.
 
 pub mod backfill;
+pub mod budget;
 pub mod delete_objects;
 pub mod orphans;
 pub mod queue;

@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Jsonb, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
+use uuid::Uuid;
 
 use crate::db::schema::jobs;
 
@@ -39,7 +40,21 @@ pub trait JobKind: Serialize {
     fn dedupe_key(&self) -> Option<String> {
         None
     }
+
+    /// The user this job serves, for fair scheduling: users' jobs are taken
+    /// in turns. `None`: the job serves nobody in particular (sweeps).
+    fn owner(&self) -> Option<Uuid> {
+        None
+    }
 }
+
+/// The `fair_seq` of a user's next job (see the hardening migration): one
+/// more than their last waiting job's, and at least the queue's virtual
+/// time, the lowest waiting `fair_seq`. `$1` is the user (or NULL).
+pub(crate) const NEXT_FAIR_SEQ: &str = "GREATEST(
+        COALESCE((SELECT max(fair_seq) + 1 FROM jobs
+                   WHERE owner_id = $1 AND status IN ('queued', 'running')), 0),
+        COALESCE((SELECT min(fair_seq) FROM jobs WHERE status = 'queued'), 0))";
 
 /// Enqueues a job; call it inside the transaction that creates the rows the
 /// job serves. Returns false when a pending job with the same dedupe key exists.
@@ -50,26 +65,31 @@ pub async fn enqueue<J: JobKind>(
 ) -> QueryResult<bool> {
     let payload = serde_json::to_value(job)
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    let inserted = diesel::insert_into(jobs::table)
-        .values((
-            jobs::kind.eq(J::NAME),
-            jobs::payload.eq(payload),
-            jobs::max_attempts.eq(J::MAX_ATTEMPTS),
-            jobs::run_at.eq(run_at),
-            jobs::dedupe_key.eq(job.dedupe_key()),
-            jobs::request_id.eq(crate::telemetry::current_request_id()),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+    let inserted = diesel::sql_query(format!(
+        "INSERT INTO jobs (kind, payload, max_attempts, run_at, dedupe_key, request_id,
+                           owner_id, fair_seq)
+         VALUES ($2, $3, $4, $5, $6, $7, $1, {NEXT_FAIR_SEQ})
+         ON CONFLICT DO NOTHING"
+    ))
+    .bind::<Nullable<SqlUuid>, _>(job.owner())
+    .bind::<Text, _>(J::NAME)
+    .bind::<Jsonb, _>(payload)
+    .bind::<Integer, _>(J::MAX_ATTEMPTS)
+    .bind::<Timestamptz, _>(run_at)
+    .bind::<Nullable<Text>, _>(job.dedupe_key())
+    .bind::<Nullable<Text>, _>(crate::telemetry::current_request_id())
+    .execute(conn)
+    .await?;
     if inserted == 1 {
         metrics::counter!(crate::telemetry::metrics::JOBS_ENQUEUED, "kind" => J::NAME).increment(1);
     }
     Ok(inserted == 1)
 }
 
-/// Claims the oldest runnable job: queued and due, or running with an
-/// expired lease (its worker died). Concurrent claimers skip each other's rows.
+/// Claims a runnable job: first one whose worker died (running with an
+/// expired lease), else the queued and due job that is next in the users'
+/// turns (`fair_seq`), oldest first among equals. Concurrent claimers skip
+/// each other's rows.
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     worker: &str,
@@ -79,13 +99,17 @@ pub async fn claim(
     diesel::sql_query(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1,
                 locked_until = $2, locked_by = $3
-          WHERE id = (
-                SELECT id FROM jobs
-                 WHERE (status = 'queued' AND run_at <= $1)
-                    OR (status = 'running' AND locked_until <= $1)
-                 ORDER BY run_at, id
-                 LIMIT 1
-                 FOR UPDATE SKIP LOCKED)
+          WHERE id = COALESCE(
+                (SELECT id FROM jobs
+                  WHERE status = 'running' AND locked_until <= $1
+                  ORDER BY locked_until
+                  LIMIT 1
+                  FOR UPDATE SKIP LOCKED),
+                (SELECT id FROM jobs
+                  WHERE status = 'queued' AND run_at <= $1
+                  ORDER BY fair_seq, run_at, id
+                  LIMIT 1
+                  FOR UPDATE SKIP LOCKED))
       RETURNING id, kind, payload, attempts, max_attempts, request_id",
     )
     .bind::<Timestamptz, _>(now)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{JobError, JobKind};
-use crate::app::App;
+use crate::app::{App, CpuError};
 use crate::db::models::plan::FORMAT_WEBP;
 use crate::db::models::{Image, Thumbnail, User};
 use crate::imaging::{self, ImagingError, ThumbnailSpec};
@@ -16,6 +16,10 @@ use crate::storage::StorageKey;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MakeThumbnails {
     pub image_id: Uuid,
+    /// The image's owner, for fair scheduling (absent in jobs queued
+    /// before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<Uuid>,
 }
 
 impl JobKind for MakeThumbnails {
@@ -23,6 +27,10 @@ impl JobKind for MakeThumbnails {
 
     fn dedupe_key(&self) -> Option<String> {
         Some(format!("thumbs:{}", self.image_id))
+    }
+
+    fn owner(&self) -> Option<Uuid> {
+        self.owner_id
     }
 }
 
@@ -76,6 +84,19 @@ impl MakeThumbnails {
             u32::try_from(image.height).unwrap_or(0),
         );
         let quality = app.config.jpeg_quality;
+        // Reserve what decoding may take before decoding; an original that
+        // would take more than one image may is refused for good (uploads
+        // check this too; the limit may have been lowered since).
+        let need = imaging::decode_bytes(&original, spec.max_pixels).map_err(JobError::abort)?;
+        let max = app.config.max_decode_bytes;
+        if need > max {
+            return Err(JobError::abort(ImagingError::TooMuchMemory { need, max }));
+        }
+        let _reservation = app
+            .decode_budget
+            .reserve(need)
+            .await
+            .map_err(JobError::retry)?;
         let thumbs = app
             .run_cpu(move || {
                 let started = std::time::Instant::now();
@@ -91,15 +112,17 @@ impl MakeThumbnails {
                     .into_iter()
                     .map(|t| Output::of(t, webp, quality))
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok((outputs, blurhash))
+                Ok::<_, ImagingError>((outputs, blurhash))
             })
             .await
-            .map_err(JobError::retry)?
             .map_err(|e| match e {
-                // Corrupt input never gets better; anything else may.
-                ImagingError::Encode(_) => JobError::retry(e),
-                other => JobError::abort(other),
-            })?;
+                // The same input meets the same bug again: do not retry.
+                CpuError::Panicked => JobError::abort(e),
+                CpuError::Closed => JobError::retry(e),
+            })?
+            // Decoding and encoding are deterministic: an image that fails
+            // once fails every time, so none of these is retried.
+            .map_err(JobError::abort)?;
         let (thumbs, blurhash) = thumbs;
         if let Some(hash) = blurhash {
             let mut conn = app.db.get().await?;
@@ -157,6 +180,10 @@ struct Output {
 
 impl Output {
     fn of(t: imaging::Thumbnail, webp: bool, quality: u8) -> Result<Output, ImagingError> {
+        // WebP cannot hold more than 16383 px a side (a 200 px high
+        // thumbnail of a long panorama): such a thumbnail keeps the
+        // original's format, which every browser shows as well.
+        let webp = webp && imaging::webp::fits(t.width, t.actual_height);
         let (bytes, ext, content_type) = if webp {
             (
                 imaging::webp::to_webp(&t.bytes, quality)?,

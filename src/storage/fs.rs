@@ -151,6 +151,12 @@ impl FsStore {
         let path = self.path(key)?;
         remove_if_present(&path).await?;
         remove_if_present(&content_type_path(&path)).await?;
+        if let StorageKey::Upload(_) = key
+            && let (Some(dir), Some(name)) = (path.parent(), path.file_name())
+        {
+            // The PUT lock of a direct upload (see `put_stream`).
+            remove_if_present(&dir.join(format!(".{}.lock", name.to_string_lossy()))).await?;
+        }
         if let StorageKey::Thumbnail { .. } = key
             && let Some(dir) = path.parent()
         {
@@ -261,7 +267,7 @@ fn walk(
         }
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(".tmp") {
+        if name.starts_with('.') && (name.ends_with(".tmp") || name.ends_with(".lock")) {
             let _ = std::fs::remove_file(&path);
             continue;
         }

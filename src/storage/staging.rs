@@ -50,6 +50,9 @@ pub enum PutStreamError {
     Short { got: u64, expected: u64 },
     #[error("reading the body failed: {0}")]
     Body(std::io::Error),
+    /// Another request is storing this upload right now.
+    #[error("another request is uploading this file")]
+    Busy,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -90,6 +93,30 @@ impl Storage {
             }
         })
         .await
+    }
+
+    /// Ends a direct upload's staged object so that its upload URL, valid
+    /// until it expires, stores nothing more. S3: the presigned PUT carries
+    /// `If-None-Match: *`, so a zero-byte tombstone at the key makes any
+    /// further PUT fail (412) until the sweeper removes the expired slot's
+    /// key; fs: the server refuses PUTs to completed slots itself, so the
+    /// file just goes.
+    pub async fn close_upload(&self, key: &StorageKey) -> Result<(), StorageError> {
+        if !matches!(key, StorageKey::Upload(_)) {
+            return Err(StorageError::Other(format!(
+                "only upload keys are closed, not {key}"
+            )));
+        }
+        match self {
+            Storage::S3(s) => {
+                self.timed(
+                    "put",
+                    s.put_bytes(key, bytes::Bytes::new(), "application/octet-stream"),
+                )
+                .await
+            }
+            Storage::Fs(_) => self.delete(key).await,
+        }
     }
 
     /// Copies `from` to `to` inside the store (S3 CopyObject, fs hard link),

@@ -24,6 +24,7 @@ pub const DB_POOL_SIZE: &str = "image_vault_db_pool_connections";
 pub const DB_POOL_AVAILABLE: &str = "image_vault_db_pool_available";
 pub const DB_POOL_WAITING: &str = "image_vault_db_pool_waiting";
 pub const DB_QUERIES: &str = "image_vault_db_queries_total";
+pub const DECODE_RESERVED: &str = "image_vault_decode_memory_reserved_bytes";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -96,6 +97,11 @@ fn describe() {
     describe_gauge!(DB_POOL_AVAILABLE, "Idle database connections in the pool");
     describe_gauge!(DB_POOL_WAITING, "Tasks waiting for a database connection");
     describe_counter!(DB_QUERIES, "SQL statements sent");
+    describe_gauge!(
+        DECODE_RESERVED,
+        metrics::Unit::Bytes,
+        "Decode memory reserved by running thumbnail jobs"
+    );
 }
 
 /// A bounded label for an original's size (keeps label cardinality small).

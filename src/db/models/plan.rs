@@ -19,19 +19,35 @@ pub struct Plan {
     pub updated_at: DateTime<Utc>,
     /// `original` (JPEG in, JPEG out; PNG in, PNG out) or `webp`.
     pub thumbnail_format: String,
+    /// Quotas; `None` is unlimited.
+    pub max_images: Option<i32>,
+    pub max_storage_bytes: Option<i64>,
+    pub max_uploads_per_hour: Option<i32>,
+}
+
+impl Plan {
+    /// Whether any quota applies to this plan's users.
+    pub fn has_quotas(&self) -> bool {
+        self.max_images.is_some()
+            || self.max_storage_bytes.is_some()
+            || self.max_uploads_per_hour.is_some()
+    }
 }
 
 pub const FORMAT_ORIGINAL: &str = "original";
 pub const FORMAT_WEBP: &str = "webp";
 
 #[derive(Insertable, AsChangeset)]
-#[diesel(table_name = plans)]
+#[diesel(table_name = plans, treat_none_as_null = true)]
 pub struct NewPlan<'a> {
     pub name: &'a str,
     pub thumbnail_heights: &'a [i32],
     pub original_link: bool,
     pub expiring_links: bool,
     pub thumbnail_format: &'a str,
+    pub max_images: Option<i32>,
+    pub max_storage_bytes: Option<i64>,
+    pub max_uploads_per_hour: Option<i32>,
 }
 
 impl Plan {

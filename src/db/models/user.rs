@@ -29,6 +29,19 @@ pub struct NewUser<'a> {
 }
 
 impl User {
+    /// Locks the user's row until the transaction ends: what serialises a
+    /// user's quota and upload-slot checks against each other.
+    pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+        users::table
+            .find(id)
+            .select(users::id)
+            .for_update()
+            .first::<Uuid>(conn)
+            .await
+            .optional()?;
+        Ok(())
+    }
+
     pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
         users::table
             .find(id)

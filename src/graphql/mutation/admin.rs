@@ -19,6 +19,12 @@ pub struct PlanInput {
     pub expiring_links: bool,
     #[graphql(default)]
     pub thumbnail_format: ThumbnailFormat,
+    /// Most unexpired images a user may have; null or absent: no limit.
+    pub max_images: Option<i32>,
+    /// Most MiB of originals a user may store; null or absent: no limit.
+    pub max_storage_mib: Option<i32>,
+    /// Most images a user may upload per clock hour; null or absent: no limit.
+    pub max_uploads_per_hour: Option<i32>,
 }
 
 impl From<PlanInput> for PlanSpec {
@@ -29,6 +35,9 @@ impl From<PlanInput> for PlanSpec {
             original_link: i.original_link,
             expiring_links: i.expiring_links,
             thumbnail_format: i.thumbnail_format.as_str().to_owned(),
+            max_images: i.max_images,
+            max_storage_bytes: i.max_storage_mib.map(|mib| i64::from(mib) << 20),
+            max_uploads_per_hour: i.max_uploads_per_hour,
         }
     }
 }

@@ -26,6 +26,7 @@ impl DirectUploadMutation {
         let target = crate::direct_upload::create_slot(
             ctx.app(),
             auth.user.id,
+            auth.plan.as_ref(),
             &filename,
             i64::from(byte_size),
             &content_type,

@@ -35,6 +35,10 @@ pub struct PlanObject {
     pub expiring_links: bool,
     /// Applies to thumbnails made from then on.
     pub thumbnail_format: ThumbnailFormat,
+    /// Quotas; null: no limit.
+    pub max_images: Option<i32>,
+    pub max_storage_mib: Option<i32>,
+    pub max_uploads_per_hour: Option<i32>,
 }
 
 impl From<&Plan> for PlanObject {
@@ -52,6 +56,11 @@ impl From<&Plan> for PlanObject {
             } else {
                 ThumbnailFormat::Original
             },
+            max_images: p.max_images,
+            max_storage_mib: p
+                .max_storage_bytes
+                .map(|b| i32::try_from(b >> 20).unwrap_or(i32::MAX)),
+            max_uploads_per_hour: p.max_uploads_per_hour,
         }
     }
 }

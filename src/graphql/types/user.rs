@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use super::PlanObject;
 use crate::db::models::{Plan, User};
 use crate::error::{AppError, AppResult};
+use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::PlanLoader;
+use crate::service::quota::Usage;
 
 pub struct UserObject {
     pub user: User,
@@ -45,6 +47,36 @@ impl UserObject {
             .map_err(|e| AppError::internal(anyhow::anyhow!("loading plan: {e}")))?;
         Ok(plan.as_ref().map(PlanObject::from))
     }
+
+    /// What the user holds against their plan's quotas; for the user and
+    /// administrators. One query per user.
+    async fn usage(&self, ctx: &Context<'_>) -> AppResult<UsageObject> {
+        let auth = ctx.auth()?;
+        if !auth.user.is_admin && auth.user.id != self.user.id {
+            return Err(AppError::Forbidden);
+        }
+        let app = ctx.app();
+        let mut conn = app.db().await?;
+        let usage = Usage::of(&mut conn, self.user.id, app.clock.now()).await?;
+        Ok(UsageObject {
+            images: i32::try_from(usage.images).unwrap_or(i32::MAX),
+            stored_bytes: usage.stored_bytes as f64,
+            uploads_this_hour: i32::try_from(usage.uploads_this_hour).unwrap_or(i32::MAX),
+        })
+    }
+}
+
+/// A user's holdings, to compare with the plan's `maxImages`,
+/// `maxStorageMib` and `maxUploadsPerHour`.
+#[derive(SimpleObject)]
+#[graphql(name = "Usage")]
+pub struct UsageObject {
+    /// Unexpired images.
+    pub images: i32,
+    /// Bytes of their originals (a Float: it may pass 2^31).
+    pub stored_bytes: f64,
+    /// Images uploaded in the current clock hour, deleted ones included.
+    pub uploads_this_hour: i32,
 }
 
 /// The answer to `login`.

@@ -96,6 +96,33 @@ impl FsStore {
             return Err(StorageError::Other("object path has no parent".into()).into());
         };
         let dir = dir.to_owned();
+        // One PUT per upload at a time, across processes sharing the
+        // directory: parallel PUTs to one URL would each stage a whole
+        // file. An advisory lock on a file beside the object, released
+        // when this returns (or the process dies).
+        let _lock = {
+            let lock = dir.join(format!(".{}.lock", name.to_string_lossy()));
+            let lock_dir = dir.clone();
+            tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&lock_dir)
+                    .map_err(|e| PutStreamError::Storage(io_error(e)))?;
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock)
+                    .map_err(|e| PutStreamError::Storage(io_error(e)))?;
+                match file.try_lock() {
+                    Ok(()) => Ok(file),
+                    Err(std::fs::TryLockError::WouldBlock) => Err(PutStreamError::Busy),
+                    Err(std::fs::TryLockError::Error(e)) => {
+                        Err(PutStreamError::Storage(io_error(e)))
+                    }
+                }
+            })
+            .await
+            .map_err(|e| StorageError::Other(format!("storage task failed: {e}")))??
+        };
         let tmp = dir.join(format!(
             ".{}.{}.tmp",
             name.to_string_lossy(),

@@ -18,8 +18,9 @@ use crate::storage::{StorageError, StorageKey};
 const COPY_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl S3Store {
-    /// Content-Length and Content-Type are signed headers of the URL: the
-    /// store refuses a body of any other length or type (403). Only the
+    /// Content-Length, Content-Type and `If-None-Match: *` are signed
+    /// headers of the URL: the store refuses a body of any other length or
+    /// type (403), and any PUT once an object is at the key (412). Only the
     /// headers a client must set itself are handed out; Content-Length is
     /// set by every HTTP client from the body (browsers forbid setting it).
     pub(in crate::storage) async fn presign_put(
@@ -45,6 +46,9 @@ impl S3Store {
             .key(object_name(key)?)
             .content_length(length)
             .content_type(content_type)
+            // One successful PUT per URL: the store refuses another while
+            // an object (or, once completed, the tombstone) is at the key.
+            .if_none_match("*")
             .presigned(config)
             .await
             .map_err(classify)?;

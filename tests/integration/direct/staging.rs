@@ -6,7 +6,7 @@ use chrono::Duration;
 use diesel_async::RunQueryDsl as _;
 use reqwest::StatusCode;
 
-use super::{complete, create, objects, put, setup};
+use super::{complete, create, put, setup};
 use crate::support::{Backend, TestApp, error_code, images};
 
 #[tokio::test]
@@ -53,7 +53,7 @@ async fn an_object_of_another_size_is_refused_at_completion(backend: Backend) {
         .expect("put");
     let body = complete(&t, &token, &target["id"]).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-    assert_eq!(objects(&t, &s3).await, Vec::<String>::new());
+    assert_eq!(super::stored(&t, &s3).await, Vec::<String>::new());
     assert_eq!(t.count("images").await, 0);
     let again = complete(&t, &token, &target["id"]).await;
     assert_eq!(error_code(&again), "BAD_USER_INPUT", "closed: {again}");

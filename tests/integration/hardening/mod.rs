@@ -1,4 +1,6 @@
 //! What an attacker tried against the running server (issue 10), each
 //! reproduced here and refused.
 
+mod jobs;
+mod quotas;
 mod requests;

@@ -196,3 +196,22 @@ pub fn png16(width: u32, height: u32) -> Vec<u8> {
         .expect("encode 16-bit png");
     out.into_inner()
 }
+
+/// An RGB PNG of pseudo-random pixels: barely compressible, about three
+/// bytes a pixel.
+pub fn noise_png(width: u32, height: u32) -> Vec<u8> {
+    let mut state: u32 = 0x9E37_79B9;
+    let img = RgbImage::from_fn(width, height, |_, _| {
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state & 0xff) as u8
+        };
+        Rgb([next(), next(), next()])
+    });
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, ImageFormat::Png)
+        .expect("encode png");
+    out.into_inner()
+}

@@ -157,7 +157,12 @@ impl TestApp {
                     walk(root, &path, out);
                 } else if let Ok(rel) = path.strip_prefix(root) {
                     let rel = rel.to_string_lossy().to_string();
-                    if !rel.ends_with(".content-type") {
+                    // Sidecars and hidden files (locks, temporaries) are
+                    // not objects.
+                    let hidden = path
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                    if !rel.ends_with(".content-type") && !hidden {
                         out.push(rel);
                     }
                 }

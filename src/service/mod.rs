@@ -1,0 +1,3 @@
+//! Use cases that GraphQL, the CLI and jobs share, one file each.
+
+pub mod quota;
