@@ -1,6 +1,7 @@
 //! The axum router: `/graphql`, the playground, `/files`, `/uploads` (direct
 //! uploads to the fs backend), health.
 
+mod console;
 mod direct;
 mod files;
 mod graphql;
@@ -73,6 +74,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(console::routes())
         .with_state(state)
         .layer(axum::middleware::from_fn(scope_request_id))
         .layer(
