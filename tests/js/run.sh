@@ -76,6 +76,9 @@ export JWT_SECRET="tests-js-only-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d
 export STORAGE=fs
 export STORAGE_DIR="$work/storage"
 export WORKERS=2
+# Small enough that the console suite can send a file over it (a direct
+# upload) quickly; the other suites' files are far below it.
+export MAX_UPLOAD_BYTES=$((4 << 20))
 export RUST_LOG="${RUST_LOG:-info}"
 unset LOG_FORMAT
 

@@ -298,6 +298,40 @@ test('carol deletes the image and is back in the gallery with the other one', as
   assert.deepEqual(s.carol.problems, []);
 });
 
+test('a file over MAX_UPLOAD_BYTES, chosen with the file picker, goes by direct upload with its progress', async () => {
+  const { page } = s.carol;
+  const limit = Number(process.env.MAX_UPLOAD_BYTES);
+  assert.ok(limit > 0, 'run.sh sets MAX_UPLOAD_BYTES');
+  const side = Math.ceil(Math.sqrt(limit / 3)) + 64;
+  const big = makePng(side, side, { noise: true });
+  assert.ok(big.length > limit, `${big.length} > ${limit}`);
+  const puts = [];
+  page.on('request', (r) => {
+    if (r.method() === 'PUT') puts.push(new URL(r.url()).pathname);
+  });
+  const progress = [];
+  await page.exposeFunction('__progress', (v) => progress.push(v));
+  await page.evaluate(() => {
+    new MutationObserver(() => {
+      const bar = document.querySelector('.upload-row[data-filename="noise.png"] progress');
+      if (bar) window.__progress(bar.getAttribute('value'));
+    }).observe(document.body, { subtree: true, attributes: true, childList: true });
+  });
+  await page.getByRole('link', { name: 'Back to the gallery' }).click();
+  await page.getByRole('button', { name: 'Choose files…' }).waitFor();
+  await page.getByLabel('Delete the uploaded images automatically').selectOption({ label: 'After 1 hour' });
+  await page.locator('input[type="file"]').setInputFiles({ name: 'noise.png', mimeType: 'image/png', buffer: big });
+  await page.locator('.upload-row[data-filename="noise.png"][data-state="done"]').waitFor({ timeout: 30_000 });
+  assert.equal(puts.length, 1, `one PUT: ${puts}`);
+  assert.match(puts[0], /^\/uploads\//);
+  assert.ok(progress.some((v) => Number(v) > 0 && Number(v) < 100) || progress.includes('100'), `progress: ${progress}`);
+  await page.waitForFunction(() => document.querySelector('.card[data-state="ready"] .card-name')?.textContent === 'noise.png', null, { timeout: 30_000 });
+  // Its expiry is shown; the image uploaded without one shows none.
+  assert.match(await page.locator('.card', { hasText: 'noise.png' }).locator('.expiry').textContent(), /^Expires in (60 minutes|1 hour)$/);
+  assert.equal(await page.locator('.card', { hasText: 'sunset.jpg' }).locator('.expiry').count(), 0);
+  assert.deepEqual(s.carol.problems, []);
+});
+
 test('the session survives a reload, is refused at /admin for a user, and a refused token signs the page out', async () => {
   const { page, context } = s.carol;
   await page.goto(`${BASE_URL}/`);
@@ -392,7 +426,12 @@ test('every console page has no serious or critical axe-core findings, at deskto
     await user.getByRole('heading', { name: 'Log in to image-vault' }).waitFor();
     await assertAccessible(user, 'login');
     await screenshots(user, 'login');
-    await logIn(user, '/', CAROL);
+    // Keyboard only: the username field has the focus, Tab, Enter.
+    await user.keyboard.type(CAROL.username);
+    await user.keyboard.press('Tab');
+    await user.keyboard.type(CAROL.password);
+    await user.keyboard.press('Enter');
+    await user.getByRole('heading', { level: 1, name: 'Your images' }).waitFor();
     await user.waitForFunction(() => document.querySelector('.card')?.dataset.state === 'ready');
     await assertAccessible(user, 'gallery');
     await screenshots(user, 'gallery');
