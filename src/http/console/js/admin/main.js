@@ -2,9 +2,9 @@
 // (the default), "#/plans", and the sections of ./pending.js once the API
 // behind them exists. Every action is authorized by the API; an account that
 // is not an administrator is told so here, and refused there.
-import { logout } from '../account.js';
+import { checkSession, logout, watchSession } from '../account.js';
 import { LoginForm } from '../login.js';
-import { html, render, Header, useRoute, useSession, useTitle } from '../ui.js';
+import { html, render, Header, useEffect, useRoute, useSession, useTitle } from '../ui.js';
 import { PlansPage } from './plans.js';
 import { UsersPage } from './users.js';
 import { SECTIONS } from './pending.js';
@@ -12,6 +12,11 @@ import { SECTIONS } from './pending.js';
 function App() {
   const s = useSession();
   const route = useRoute();
+  // A stored session may be stale (no longer an administrator, user gone).
+  const token = s?.token;
+  useEffect(() => {
+    if (token) checkSession();
+  }, [token]);
   if (!s) return html`<${LoginForm} heading="image-vault administration" />`;
   if (!s.user.isAdmin) return html`<${Header} title="Administration" home="/admin" user=${s.user} onLogout=${logout} /><${NotAdmin} />`;
   const section = route[0] ?? 'users';
@@ -39,6 +44,7 @@ function NotAdmin() {
 
 const root = document.getElementById('app');
 if (root) {
+  watchSession();
   root.textContent = '';
   render(html`<${App} />`, root);
 }

@@ -19,8 +19,8 @@ export function Expiry({ at }) {
   return html`<span class="expiry">Expires <time datetime=${at} title=${formatDate(at)}>${relative(at)}</time></span>`;
 }
 
-/** @param {{ image: Image, href: string }} props */
-export function ImageCard({ image, href }) {
+/** @param {{ image: Image, href: string, onBroken?: (id: string) => void }} props */
+export function ImageCard({ image, href, onBroken }) {
   const [loadedUrl, setLoadedUrl] = useState(/** @type {string | null} */ (null));
   const thumb = gridThumbnail(image);
   const placeholder = placeholderUrl(image.blurhash, image.width, image.height);
@@ -33,7 +33,7 @@ export function ImageCard({ image, href }) {
         ${placeholder && !ready && html`<img class="placeholder" src=${placeholder} alt="" />`}
         ${thumb && html`<img class=${ready ? 'thumb shown' : 'thumb'} src=${thumb.url} alt=""
           width=${thumb.width ?? undefined} height=${thumb.height}
-          onLoad=${() => setLoadedUrl(thumb.url)} />`}
+          onLoad=${() => setLoadedUrl(thumb.url)} onError=${() => onBroken?.(image.id)} />`}
         ${!thumb && !placeholder && !failed && html`<span class="frame-text">Making thumbnails…</span>`}
         ${failed && html`<span class="frame-text">No thumbnail could be made</span>`}
       </span>

@@ -5,7 +5,7 @@ import { describe } from '../errors.js';
 import { onSessionChange } from '../session.js';
 import { html, Note, useEffect, useState, useTitle, useCallback } from '../ui.js';
 import { ImageCard } from './card.js';
-import { useLiveImages } from './live.js';
+import { refreshImage, useLiveImages } from './live.js';
 import { UploadPanel } from './upload.js';
 
 /** @typedef {import('../api.js').Image} Image */
@@ -84,6 +84,7 @@ export function Gallery({ user }) {
     setImages((old) => old.filter((i) => i.id !== id));
   }, []);
   useLiveImages(images, update, gone);
+  const broken = useCallback((/** @type {string} */ id) => refreshImage(id, update, gone), []);
 
   const uploaded = useCallback((/** @type {Image} */ image) => {
     setImages((old) => [image, ...old.filter((i) => i.id !== image.id)]);
@@ -99,7 +100,7 @@ export function Gallery({ user }) {
       <${Note} kind="error">${error}<//>
       ${!loading && images.length === 0 && !error && html`<p>No images yet. Upload some above.</p>`}
       <ul class="grid" aria-busy=${loading ? 'true' : 'false'}>
-        ${images.map((image) => html`<${ImageCard} key=${image.id} image=${image} href=${`#/image/${encodeURIComponent(image.id)}`} />`)}
+        ${images.map((image) => html`<${ImageCard} key=${image.id} image=${image} href=${`#/image/${encodeURIComponent(image.id)}`} onBroken=${broken} />`)}
       </ul>
       ${loading && html`<p role="status">Loading images…</p>`}
       ${more && !loading && html`<button type="button" class="secondary" onClick=${() => load(cursor)}>Show more images</button>`}

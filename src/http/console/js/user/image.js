@@ -5,7 +5,7 @@ import { describe } from '../errors.js';
 import { placeholderUrl } from '../blurhash.js';
 import { html, Note, formatBytes, formatDate, relative, useEffect, useState, useTitle, useFocusHeading, useCallback } from '../ui.js';
 import { Expiry } from './card.js';
-import { useLiveImages } from './live.js';
+import { refreshImage, useLiveImages } from './live.js';
 import { flashOnGallery, forgetImage } from './gallery.js';
 
 /** @typedef {import('../api.js').Image} Image */
@@ -35,6 +35,7 @@ export function ImagePage({ id, user }) {
   const update = useCallback((/** @type {Image} */ i) => setImage(i), []);
   const gone = useCallback(() => setImage(null), []);
   useLiveImages(live, update, gone);
+  const broken = useCallback(() => refreshImage(id, update, gone), [id]);
 
   const back = html`<p><a href="#/">← Back to the gallery</a></p>`;
   if (error) return html`<main id="main" class="page">${back}<h1 tabindex="-1" ref=${heading}>Image</h1><${Note} kind="error">${error}<//></main>`;
@@ -49,15 +50,15 @@ export function ImagePage({ id, user }) {
     <p class="image-meta">${image.width} × ${image.height} px · ${formatBytes(image.byteSize)} · ${image.contentType} ·
       uploaded <time datetime=${image.createdAt}>${formatDate(image.createdAt)}</time>
       ${image.expiresAt && html` · <${Expiry} at=${image.expiresAt} />`}</p>
-    <${Thumbnails} image=${image} />
-    <${Original} image=${image} />
+    <${Thumbnails} image=${image} onBroken=${broken} />
+    <${Original} image=${image} onBroken=${broken} />
     <${Links} image=${image} allowed=${user.plan?.expiringLinks ?? false} />
     <${DeleteImage} image=${image} />
   </main>`;
 }
 
-/** @param {{ image: Image }} props */
-function Thumbnails({ image }) {
+/** @param {{ image: Image, onBroken: () => void }} props */
+function Thumbnails({ image, onBroken }) {
   const placeholder = placeholderUrl(image.blurhash, image.width, image.height);
   return html`<section aria-labelledby="thumbs-heading">
     <h2 id="thumbs-heading">Thumbnails</h2>
@@ -65,7 +66,7 @@ function Thumbnails({ image }) {
     <div class="thumbs">
       ${image.thumbnails.map((t) => html`<figure class="thumb-figure" data-height=${t.height} data-status=${t.status}>
         ${t.status === 'READY' && t.url
-          ? html`<img src=${t.url} alt=${`${image.filename}, ${t.height} px thumbnail`} width=${t.width ?? undefined} height=${t.height} />`
+          ? html`<img src=${t.url} alt=${`${image.filename}, ${t.height} px thumbnail`} width=${t.width ?? undefined} height=${t.height} onError=${onBroken} />`
           : placeholder
             ? html`<img class="placeholder" src=${placeholder} alt="" width=${Math.round((t.height * image.width) / Math.max(image.height, 1))} height=${t.height} />`
             : html`<span class="frame-text">${t.status === 'FAILED' ? 'Failed' : 'Being made…'}</span>`}
@@ -76,13 +77,13 @@ function Thumbnails({ image }) {
   </section>`;
 }
 
-/** @param {{ image: Image }} props */
-function Original({ image }) {
+/** @param {{ image: Image, onBroken: () => void }} props */
+function Original({ image, onBroken }) {
   return html`<section aria-labelledby="original-heading">
     <h2 id="original-heading">Original</h2>
     ${image.originalUrl
       ? html`<p><a href=${image.originalUrl} target="_blank" rel="noopener noreferrer">Open the original</a> (${image.width} × ${image.height} px)</p>
-        <img class="original" src=${image.originalUrl} alt=${`${image.filename}, original`} width=${image.width} height=${image.height} />`
+        <img class="original" src=${image.originalUrl} alt=${`${image.filename}, original`} width=${image.width} height=${image.height} onError=${onBroken} />`
       : html`<p>Your plan does not include the original.</p>`}
   </section>`;
 }

@@ -1,6 +1,6 @@
 // Live images: subscribes to `imageUpdated` for every image whose thumbnails
 // are still being made, and hands each new version to `onUpdate` (no reload).
-import { IMAGE_FIELDS, subscribe } from '../api.js';
+import { IMAGE_FIELDS, gql, subscribe } from '../api.js';
 import { useEffect, useRef } from '../ui.js';
 
 const IMAGE_UPDATED = `subscription ImageUpdated($id: ID!) { imageUpdated(id: $id) { ${IMAGE_FIELDS} } }`;
@@ -49,4 +49,22 @@ export function useLiveImages(images, onUpdate, onGone) {
     for (const stop of subs.current.values()) stop();
     subs.current.clear();
   }, []);
+}
+
+const IMAGE = `query Image($id: ID!) { image(id: $id) { ${IMAGE_FIELDS} } }`;
+/** When each image was last fetched again, so that a broken picture costs one query, not a loop. */
+const refreshed = new Map();
+
+/**
+ * Fetches an image again because one of its presigned URLs stopped working
+ * (they expire: URL_TTL_SECONDS); at most once per 30 s per image.
+ * @param {string} id
+ * @param {(image: Image) => void} onUpdate
+ * @param {(id: string) => void} onGone
+ */
+export function refreshImage(id, onUpdate, onGone) {
+  const last = refreshed.get(id) ?? 0;
+  if (Date.now() - last < 30_000) return;
+  refreshed.set(id, Date.now());
+  gql(IMAGE, { id }).then((d) => (d.image ? onUpdate(d.image) : onGone(id)), () => {});
 }

@@ -1,17 +1,12 @@
 // The user app at `/`: log in, upload, the gallery, one image's page.
 // Routes (location hash): "#/" the gallery, "#/image/<id>" an image,
 // "#/account" the account page.
-import { gql } from '../api.js';
-import { logout } from '../account.js';
+import { checkSession, logout, watchSession } from '../account.js';
 import { LoginForm } from '../login.js';
-import { updateUser } from '../session.js';
 import { html, render, Header, useEffect, useRoute, useSession } from '../ui.js';
 import { Gallery } from './gallery.js';
 import { ImagePage } from './image.js';
 import { AccountPage, ACCOUNT_PAGE_AVAILABLE } from './account.js';
-
-const ME = `query Me { me { id username isAdmin createdAt
-  plan { id name thumbnailHeights originalLink expiringLinks thumbnailFormat } } }`;
 
 function App() {
   const s = useSession();
@@ -20,8 +15,7 @@ function App() {
   // sign-in; UNAUTHENTICATED signs the page out in api.js.
   const token = s?.token;
   useEffect(() => {
-    if (!token) return;
-    gql(ME).then((d) => updateUser(d.me), () => {});
+    if (token) checkSession();
   }, [token]);
 
   if (!s) return html`<${LoginForm} heading="Log in to image-vault" />`;
@@ -37,6 +31,7 @@ function App() {
 
 const root = document.getElementById('app');
 if (root) {
+  watchSession();
   root.textContent = '';
   render(html`<${App} />`, root);
 }
