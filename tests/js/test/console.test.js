@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { BASE_URL } from '../lib/env.js';
+import { BASE_URL, login } from '../lib/env.js';
 import { makePng } from '../lib/png.js';
 import { assertAccessible, guardedContext, launch, screenshots } from '../lib/browser.js';
 
@@ -371,7 +371,7 @@ test('the session survives a reload, is refused at /admin for a user, and a refu
   await context.close();
 });
 
-test('the administrator sees carol on her plan and the plans', async () => {
+test('the administrator sees carol on her plan, pages through users, deletes an unused plan and edits one', async () => {
   const { page, context } = s.admin;
   await page.getByRole('link', { name: 'Users' }).click();
   await page.locator(`tr[data-username="${CAROL.username}"]`).waitFor();
@@ -384,8 +384,43 @@ test('the administrator sees carol on her plan and the plans', async () => {
   await page.getByRole('button', { name: `Set plan for ${CAROL.username}` }).click();
   await page.getByRole('status').filter({ hasText: `${CAROL.username} is now on ${PLAN}.` }).waitFor();
 
-  // Edit the plan: add a height, save, see it.
+  // Paging: with more users than a page holds (20), Next and Previous.
+  const token = await login(ADMIN.username, ADMIN.password);
+  for (let i = 0; i < 20; i++) {
+    const res = await fetch(`${BASE_URL}/graphql`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query: 'mutation($input: CreateUserInput!) { createUser(input: $input) { id } }',
+        variables: { input: { username: `pager-${String(i).padStart(2, '0')}-${process.pid}`, password: 'pager-password' } },
+      }),
+    });
+    assert.ok((await res.json()).data?.createUser?.id);
+  }
+  await page.reload();
+  await page.locator('tbody tr').first().waitFor();
+  assert.equal(await page.locator('tbody tr').count(), 20);
+  assert.equal(await page.locator(`tr[data-username="${CAROL.username}"]`).count(), 0, 'carol is older than the newest 20');
+  await page.getByRole('button', { name: 'Next page' }).click();
+  await page.locator(`tr[data-username="${CAROL.username}"]`).waitFor();
+  await page.getByText('Page 2', { exact: true }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Next page' }).isDisabled(), true);
+  await page.getByRole('button', { name: 'Previous page' }).click();
+  await page.locator(`tr[data-username="pager-19-${process.pid}"]`).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Previous page' }).isDisabled(), true);
+
+  // A plan nobody holds can be deleted.
   await page.getByRole('link', { name: 'Plans' }).click();
+  await page.getByRole('button', { name: 'New plan…' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Spare');
+  await page.getByRole('button', { name: 'Create plan' }).click();
+  await page.locator('tr[data-plan="Spare"]').waitFor();
+  await page.getByRole('button', { name: 'Delete plan Spare' }).click();
+  await page.getByRole('button', { name: 'Yes, delete' }).click();
+  await page.getByRole('status').filter({ hasText: 'Deleted plan Spare.' }).waitFor();
+  await page.locator('tr[data-plan="Spare"]').waitFor({ state: 'detached' });
+
+  // Edit the plan: add a height, save, see it.
   await page.getByRole('button', { name: `Edit plan ${PLAN}` }).click();
   await page.getByRole('heading', { name: `Edit plan ${PLAN}` }).waitFor();
   await page.getByLabel('Height in pixels').fill('150');
@@ -408,7 +443,7 @@ test('every console page has no serious or critical axe-core findings, at deskto
     await assertAccessible(admin, 'admin login');
     await screenshots(admin, 'admin-login');
     await logIn(admin, '/admin', ADMIN);
-    await admin.locator(`tr[data-username="${CAROL.username}"]`).waitFor();
+    await admin.locator(`tr[data-username="pager-19-${process.pid}"]`).waitFor();
     await assertAccessible(admin, 'admin users');
     await screenshots(admin, 'admin-users');
     await admin.getByRole('link', { name: 'Plans' }).click();
