@@ -332,7 +332,7 @@ test('a file over MAX_UPLOAD_BYTES, chosen with the file picker, goes by direct 
   assert.deepEqual(s.carol.problems, []);
 });
 
-test('the session survives a reload, is refused at /admin for a user, and a refused token signs the page out', async () => {
+test('the session survives a reload, is refused at /admin for a user; a refused token or a socket closed with 4403 signs the page out', async () => {
   const { page, context } = s.carol;
   await page.goto(`${BASE_URL}/`);
   await page.getByRole('heading', { level: 1, name: 'Your images' }).waitFor();
@@ -367,6 +367,28 @@ test('the session survives a reload, is refused at /admin for a user, and a refu
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByRole('heading', { level: 1, name: 'Log in to image-vault' }).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('image-vault.session')), null);
+
+  // The server closing the subscription socket with 4403 (what it does when
+  // a session ends while the socket is open) signs the page out too. The
+  // socket is played by the test: it acknowledges connection_init, then
+  // closes at the first subscription (the new image's imageUpdated).
+  await logIn(page, '/', CAROL);
+  await page.getByRole('heading', { level: 1, name: 'Your images' }).waitFor();
+  let init = null;
+  await page.routeWebSocket(/\/graphql\/ws$/, (ws) => {
+    ws.onMessage((text) => {
+      const msg = JSON.parse(String(text));
+      if (msg.type === 'connection_init') {
+        init = msg.payload;
+        ws.send(JSON.stringify({ type: 'connection_ack' }));
+      }
+      if (msg.type === 'subscribe') ws.close({ code: 4403, reason: 'Forbidden' });
+    });
+  });
+  await page.locator('input[type="file"]').setInputFiles({ name: 'late.png', mimeType: 'image/png', buffer: makePng(64, 48) });
+  await page.getByRole('heading', { level: 1, name: 'Log in to image-vault' }).waitFor();
+  await page.getByText('You have been signed out').waitFor();
+  assert.match(init?.Authorization ?? '', /^Bearer /);
   assert.deepEqual(s.carol.problems, []);
   await context.close();
 });
