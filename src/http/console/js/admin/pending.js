@@ -11,6 +11,9 @@
 //   - sessions, revocable: `sessions(userId)`, `revokeSession(id)`;
 //   - API tokens, revocable: `apiTokens(userId)`, `revokeApiToken(id)`;
 //   - usage against the plan's quotas.
+// In the plans table (./plans.js): the number of users on each plan needs a
+//   field such as `Plan.userCount`; the console does not page through every
+//   user to count them.
 // Sections (own pages in the navigation):
 //   - images: any user's images, newest first, with thumbnails; delete
 //     (reuse ../user/card.js's ImageCard);
