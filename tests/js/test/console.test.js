@@ -285,9 +285,19 @@ test('carol creates an expiring link, copies it, it works in a fresh browser con
 test('carol deletes the image and is back in the gallery with the other one', async () => {
   const { page } = s.carol;
   s.carol.imageUrl = page.url();
-  await page.getByRole('button', { name: 'Delete this image…' }).click();
+  // By keyboard: the question takes the focus, on "Keep it"; Shift+Tab
+  // reaches "Yes, delete it".
+  await page.getByRole('button', { name: 'Delete this image…' }).focus();
+  await page.keyboard.press('Enter');
   await page.getByText('for good? Its thumbnails and expiring links go with it.').waitFor();
-  await page.getByRole('button', { name: 'Yes, delete it' }).click();
+  await page.waitForFunction(() => document.activeElement?.textContent === 'Keep it');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement?.textContent === 'Delete this image…');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement?.textContent === 'Keep it');
+  await page.keyboard.press('Shift+Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Yes, delete it');
+  await page.keyboard.press('Enter');
   await page.getByRole('status').filter({ hasText: 'Deleted gradient.png.' }).waitFor();
   await page.getByRole('heading', { level: 1, name: 'Your images' }).waitFor();
   await page.waitForFunction(() => document.querySelectorAll('.card').length === 1);

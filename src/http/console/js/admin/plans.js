@@ -28,6 +28,11 @@ export function PlansPage() {
   // null: no editor; 'new'; or the plan being edited.
   const [editing, setEditing] = useState(/** @type {Plan | 'new' | null} */ (null));
   const [deleting, setDeleting] = useState(/** @type {Plan | null} */ (null));
+  // The question takes the keyboard focus, on its safe answer.
+  const keepButton = useRef(/** @type {HTMLButtonElement | null} */ (null));
+  useEffect(() => {
+    if (deleting) keepButton.current?.focus();
+  }, [deleting]);
 
   async function load() {
     setLoading(true);
@@ -90,7 +95,7 @@ export function PlansPage() {
                 ? html`<span class="confirm" role="group" aria-label=${`Delete plan ${p.name}?`}>
                     <span>Delete ${p.name}?</span>
                     <button type="button" class="danger" onClick=${() => remove(p)}>Yes, delete</button>
-                    <button type="button" class="secondary" onClick=${() => setDeleting(null)}>Keep</button>
+                    <button type="button" class="secondary" ref=${keepButton} onClick=${() => setDeleting(null)}>Keep</button>
                   </span>`
                 : html`<span class="row-form">
                     <button type="button" class="secondary" aria-label=${`Edit plan ${p.name}`}

@@ -3,7 +3,7 @@
 import { gql, IMAGE_FIELDS } from '../api.js';
 import { describe } from '../errors.js';
 import { placeholderUrl } from '../blurhash.js';
-import { html, Note, formatBytes, formatDate, relative, useEffect, useState, useTitle, useFocusHeading, useCallback } from '../ui.js';
+import { html, Note, formatBytes, formatDate, relative, useEffect, useRef, useState, useTitle, useFocusHeading, useCallback } from '../ui.js';
 import { Expiry } from './card.js';
 import { refreshImage, useLiveImages } from './live.js';
 import { flashOnGallery, forgetImage } from './gallery.js';
@@ -174,6 +174,15 @@ function Links({ image, allowed }) {
 function DeleteImage({ image }) {
   const [asking, setAsking] = useState(false);
   const [error, setError] = useState(/** @type {string | null} */ (null));
+  // Keyboard focus follows the question (on the safe answer) and comes back.
+  const keep = useRef(/** @type {HTMLButtonElement | null} */ (null));
+  const ask = useRef(/** @type {HTMLButtonElement | null} */ (null));
+  const asked = useRef(false);
+  useEffect(() => {
+    if (asking) keep.current?.focus();
+    else if (asked.current) ask.current?.focus();
+    asked.current = asking || asked.current;
+  }, [asking]);
   async function remove() {
     setError(null);
     try {
@@ -191,9 +200,9 @@ function DeleteImage({ image }) {
       ? html`<div class="confirm" role="group" aria-labelledby="delete-question">
           <p id="delete-question">Delete <strong>${image.filename}</strong> for good? Its thumbnails and expiring links go with it.</p>
           <button type="button" class="danger" onClick=${remove}>Yes, delete it</button>
-          <button type="button" class="secondary" onClick=${() => setAsking(false)}>Keep it</button>
+          <button type="button" class="secondary" ref=${keep} onClick=${() => setAsking(false)}>Keep it</button>
         </div>`
-      : html`<button type="button" class="danger" onClick=${() => setAsking(true)}>Delete this image…</button>`}
+      : html`<button type="button" class="danger" ref=${ask} onClick=${() => setAsking(true)}>Delete this image…</button>`}
     <${Note} kind="error">${error}<//>
   </section>`;
 }
