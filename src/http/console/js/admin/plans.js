@@ -3,7 +3,7 @@
 // reason shown while users hold the plan).
 import { gql } from '../api.js';
 import { describe } from '../errors.js';
-import { html, Note, useEffect, useRef, useState, useTitle } from '../ui.js';
+import { html, Note, useEffect, useRef, useState, useTitle, useFocusHeading } from '../ui.js';
 
 /** @typedef {import('../session.js').Plan} Plan */
 /** @typedef {{ name: string, thumbnailHeights: number[], originalLink: boolean, expiringLinks: boolean, thumbnailFormat: string }} PlanInput */
@@ -21,6 +21,8 @@ const FORMATS = [
 
 export function PlansPage() {
   useTitle('Plans');
+  // A new page: the keyboard focus (and a screen reader) starts at its heading.
+  const heading = useFocusHeading();
   const [plans, setPlans] = useState(/** @type {Plan[]} */ ([]));
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState(/** @type {string | null} */ (null));
@@ -64,7 +66,7 @@ export function PlansPage() {
   }
 
   return html`<main id="main" class="page">
-    <h1>Plans</h1>
+    <h1 tabindex="-1" ref=${heading}>Plans</h1>
     <${Note} kind="ok">${status}<//>
     <${Note} kind="error">${error}<//>
     ${editing

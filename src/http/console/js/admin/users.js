@@ -2,7 +2,7 @@
 // the plan of each user, and creating a user.
 import { gql } from '../api.js';
 import { describe } from '../errors.js';
-import { html, Note, formatDate, useEffect, useState, useTitle } from '../ui.js';
+import { html, Note, formatDate, useEffect, useState, useTitle, useFocusHeading } from '../ui.js';
 import { UserActions } from './pending.js';
 
 /** @typedef {import('../session.js').User} User */
@@ -23,6 +23,8 @@ const CREATE_USER = `mutation CreateUser($input: CreateUserInput!) { createUser(
 /** @param {{ me: User }} props */
 export function UsersPage({ me }) {
   useTitle('Users');
+  // A new page: the keyboard focus (and a screen reader) starts at its heading.
+  const heading = useFocusHeading();
   const [users, setUsers] = useState(/** @type {User[]} */ ([]));
   const [plans, setPlans] = useState(/** @type {PlanRef[]} */ ([]));
   // cursors[n] is the `after` of page n; the last entry is the page shown.
@@ -59,7 +61,7 @@ export function UsersPage({ me }) {
   const pageNumber = cursors.length;
 
   return html`<main id="main" class="page">
-    <h1>Users</h1>
+    <h1 tabindex="-1" ref=${heading}>Users</h1>
     <${Note} kind="ok">${status}<//>
     <${CreateUser} plans=${plans} onCreated=${(/** @type {string} */ name) => { setStatus(`Created user ${name}.`); load([null]); }} />
     <section aria-labelledby="users-heading">

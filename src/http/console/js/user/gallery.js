@@ -3,7 +3,7 @@
 import { gql, IMAGE_FIELDS } from '../api.js';
 import { describe } from '../errors.js';
 import { onSessionChange } from '../session.js';
-import { html, Note, useEffect, useState, useTitle, useCallback } from '../ui.js';
+import { html, Note, useEffect, useState, useTitle, useCallback, useFocusHeading } from '../ui.js';
 import { ImageCard } from './card.js';
 import { refreshImage, useLiveImages } from './live.js';
 import { UploadPanel } from './upload.js';
@@ -38,6 +38,8 @@ export function forgetImage(id) {
 /** @param {{ user: import('../session.js').User }} props */
 export function Gallery({ user }) {
   useTitle('Your images');
+  // A new page: the keyboard focus (and a screen reader) starts at its heading.
+  const heading = useFocusHeading();
   const [images, setImages] = useState(/** @type {Image[]} */ (cache?.images ?? []));
   const [cursor, setCursor] = useState(cache?.cursor ?? null);
   const [more, setMore] = useState(cache?.more ?? false);
@@ -91,7 +93,7 @@ export function Gallery({ user }) {
   }, []);
 
   return html`<main id="main" class="page">
-    <h1>Your images</h1>
+    <h1 tabindex="-1" ref=${heading}>Your images</h1>
     <${Note} kind="ok">${message}<//>
     <p class="plan-line">Plan: <strong>${user.plan?.name ?? 'none'}</strong>${user.plan && html` — thumbnails ${user.plan.thumbnailHeights.map((h) => `${h} px`).join(', ') || 'none'}${user.plan.originalLink ? ', originals' : ''}${user.plan.expiringLinks ? ', expiring links' : ''}`}</p>
     <${UploadPanel} onUploaded=${uploaded} />
