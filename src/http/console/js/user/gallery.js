@@ -88,6 +88,15 @@ export function Gallery({ user }) {
   useLiveImages(images, update, gone);
   const broken = useCallback((/** @type {string} */ id) => refreshImage(id, update, gone), []);
 
+  // Expired images vanish from every query; drop them from the grid too,
+  // and keep the "expires in" words current.
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 30_000);
+    return () => clearInterval(timer);
+  }, []);
+  const shown = images.filter((i) => !i.expiresAt || Date.parse(i.expiresAt) > now);
+
   const uploaded = useCallback((/** @type {Image} */ image) => {
     setImages((old) => [image, ...old.filter((i) => i.id !== image.id)]);
   }, []);
@@ -100,9 +109,9 @@ export function Gallery({ user }) {
     <section aria-labelledby="gallery-heading">
       <h2 id="gallery-heading">Gallery</h2>
       <${Note} kind="error">${error}<//>
-      ${!loading && images.length === 0 && !error && html`<p>No images yet. Upload some above.</p>`}
+      ${!loading && shown.length === 0 && !error && html`<p>No images yet. Upload some above.</p>`}
       <ul class="grid" aria-busy=${loading ? 'true' : 'false'}>
-        ${images.map((image) => html`<${ImageCard} key=${image.id} image=${image} href=${`#/image/${encodeURIComponent(image.id)}`} onBroken=${broken} />`)}
+        ${shown.map((image) => html`<${ImageCard} key=${image.id} image=${image} href=${`#/image/${encodeURIComponent(image.id)}`} onBroken=${broken} />`)}
       </ul>
       ${loading && html`<p role="status">Loading images…</p>`}
       ${more && !loading && html`<button type="button" class="secondary" onClick=${() => load(cursor)}>Show more images</button>`}
