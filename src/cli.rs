@@ -179,6 +179,7 @@ async fn serve(config: Config, no_workers: bool) -> anyhow::Result<()> {
         "serving GraphQL at /graphql"
     );
     let _events = app.start_event_listener();
+    let _metrics = crate::http::serve_metrics(&app).await?;
     let workers = (!no_workers && app.config.workers > 0)
         .then(|| WorkerPool::start(app.clone(), app.config.workers));
     // One signal stops both at once: the HTTP server stops accepting and
@@ -215,6 +216,7 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     prepare_database(&config).await?;
     let app = App::new(config, Clock::default()).await?;
     let count = app.config.workers.max(1);
+    let _metrics = crate::http::serve_metrics(&app).await?;
     let pool = WorkerPool::start(app, count);
     shutdown_signal().await;
     pool.shutdown(SHUTDOWN_GRACE).await;

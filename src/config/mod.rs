@@ -98,7 +98,15 @@ pub struct Config {
     /// most `i32::MAX`, the largest GraphQL `Int`.
     pub max_direct_upload_bytes: u64,
     pub max_files_per_request: usize,
+    /// Largest JSON body, multipart `operations` or `map` field, and
+    /// WebSocket message: bounded before anything is parsed.
+    pub max_json_bytes: usize,
     pub max_image_pixels: u64,
+    /// Largest pixel buffer one image may need while it is decoded.
+    pub max_decode_bytes: u64,
+    /// Pixel buffers all jobs of this process may hold at once; jobs wait
+    /// for their share.
+    pub decode_memory_budget: u64,
     pub jpeg_quality: u8,
     /// Lifetime of the presigned URLs that queries hand out.
     pub url_ttl: Duration,
@@ -115,6 +123,12 @@ pub struct Config {
     /// Origins allowed by CORS; empty: no cross-origin access.
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
+    /// When set, `/metrics` is served only on this address, not on `BIND`.
+    pub metrics_bind: Option<SocketAddr>,
+    /// How long a `/readyz` answer is reused.
+    pub ready_cache: Duration,
 }
 
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/image_vault";
@@ -215,7 +229,14 @@ impl Config {
                 1..=u64::from(i32::MAX.unsigned_abs()),
             )?,
             max_files_per_request: env.parse_range("MAX_FILES_PER_REQUEST", 20, 1..=1000)?,
+            max_json_bytes: env.parse_range("MAX_JSON_BYTES", 256 << 10, 1024..=16 << 20)?,
             max_image_pixels: env.parse_range("MAX_IMAGE_PIXELS", 50_000_000, 1..=1 << 32)?,
+            max_decode_bytes: env.parse_range("MAX_DECODE_BYTES", 512 << 20, 1 << 20..=1 << 40)?,
+            decode_memory_budget: env.parse_range(
+                "DECODE_MEMORY_BUDGET",
+                1 << 30,
+                1 << 20..=1 << 42,
+            )?,
             jpeg_quality: env.parse_range("JPEG_QUALITY", 85, 1..=100)?,
             url_ttl: Duration::from_secs(env.parse_range("URL_TTL_SECONDS", 3600, 60..=604_800)?),
             job_lease: Duration::from_secs(env.parse_range("JOB_LEASE_SECONDS", 60, 1..=86_400)?),
@@ -247,7 +268,32 @@ impl Config {
                     ));
                 }
             },
+            metrics_token: match env.get("METRICS_TOKEN") {
+                Some(t) if t.len() < 16 => {
+                    return Err(ConfigError::new(
+                        "METRICS_TOKEN",
+                        "must be at least 16 characters long",
+                    ));
+                }
+                Some(t) => Some(Secret(t.into_bytes())),
+                None => None,
+            },
+            metrics_bind: match env.get("METRICS_BIND") {
+                Some(_) => Some(env.parse("METRICS_BIND", None)?),
+                None => None,
+            },
+            ready_cache: Duration::from_millis(env.parse_range(
+                "READY_CACHE_MS",
+                2000,
+                0..=60_000,
+            )?),
         };
+        if config.max_decode_bytes > config.decode_memory_budget {
+            return Err(ConfigError::new(
+                "MAX_DECODE_BYTES",
+                "must not be larger than DECODE_MEMORY_BUDGET",
+            ));
+        }
         if !config.database_url.starts_with("postgres://")
             && !config.database_url.starts_with("postgresql://")
         {
@@ -385,6 +431,10 @@ mod tests {
                 "https://ok.example, evil.example/path",
             ),
             ("LOGIN_FAILURES_PER_USER", "0"),
+            ("MAX_JSON_BYTES", "10"),
+            ("METRICS_TOKEN", "short"),
+            ("METRICS_BIND", "nowhere"),
+            ("MAX_DECODE_BYTES", "1099511627776"),
         ] {
             let err = config(&[(var, value)]).expect_err(var);
             assert_eq!(err.var, var, "{err}");

@@ -2,25 +2,22 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::http::MultipartOptions;
-use async_graphql::{ParseRequestError, ServerError};
+use async_graphql::ServerError;
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{StreamExt as _, TryStreamExt as _};
-use tokio_util::compat::TokioAsyncReadCompatExt as _;
 
 use super::HttpState;
-use super::parts::PartCounter;
+use super::body::{self, BodyLimits};
 use crate::app::App;
 use crate::db::models::User;
 use crate::error::AppError;
 use crate::graphql::Viewer;
 use crate::graphql::context::{AuthUser, ClientIp};
+use crate::graphql::extensions::{OperationLabel, OperationName};
 use crate::telemetry::metrics;
 
 /// Headers that a browser cannot send cross-site without a CORS preflight.
@@ -41,81 +38,61 @@ pub async fn graphql_handler(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let drain = body::drain_bound(app.config.max_upload_bytes);
     if let Err(e) = check_csrf(content_type.as_deref(), &headers) {
         // Read (a bounded amount of) what the client is sending, so that it
         // gets to read our answer instead of a reset connection.
-        drain(body, REFUSED_BODY_DRAIN).await;
+        body::drain(body.into_data_stream(), drain).await;
         return error_response(e);
     }
-    let limit = app.config.max_upload_bytes;
+    let limits = BodyLimits {
+        json: app.config.max_json_bytes,
+        upload: app.config.max_upload_bytes,
+        files: app.config.max_files_per_request,
+    };
+    let multipart = content_type.as_deref().is_some_and(|c| {
+        c.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("multipart/")
+    });
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let limit = if multipart {
+        limits.upload
+    } else {
+        u64::try_from(limits.json).unwrap_or(u64::MAX)
+    };
     if declared.is_some_and(|len| len > limit) {
-        return error_response(too_large(limit));
+        body::drain(body.into_data_stream(), drain).await;
+        return error_response(body::too_large(limit));
     }
     let viewer = match authenticate(app, &headers).await {
         Ok(viewer) => viewer,
+        Err(e) => {
+            body::drain(body.into_data_stream(), drain).await;
+            return error_response(e);
+        }
+    };
+    let request = match body::receive(content_type.as_deref(), body, limits).await {
+        Ok(request) => request,
         Err(e) => return error_response(e),
     };
-
-    // Count bytes as they arrive so that a body without (or lying about its)
-    // Content-Length is cut off at the limit, not read to the end.
-    let exceeded = Arc::new(AtomicBool::new(false));
-    let flag = exceeded.clone();
-    let mut seen: u64 = 0;
-    // Multipart parts are counted the same way: a body with more files than
-    // allowed is cut off at the first part too many.
-    let max_files = app.config.max_files_per_request;
-    let too_many = Arc::new(AtomicBool::new(false));
-    let parts_flag = too_many.clone();
-    let mut parts = content_type
-        .as_deref()
-        .and_then(PartCounter::for_content_type);
-    let stream = body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(std::io::Error::other)?;
-        seen += chunk.len() as u64;
-        if seen > limit {
-            flag.store(true, Ordering::Relaxed);
-            return Err(std::io::Error::other("request body too large"));
-        }
-        // The files, `operations`, `map`, and the closing delimiter.
-        if parts
-            .as_mut()
-            .is_some_and(|p| p.feed(&chunk) > max_files + 3)
-        {
-            parts_flag.store(true, Ordering::Relaxed);
-            return Err(std::io::Error::other("too many multipart parts"));
-        }
-        Ok(chunk)
-    });
-    let reader = tokio_util::io::StreamReader::new(stream.into_stream()).compat();
-    let options = MultipartOptions::default()
-        .max_file_size(usize::try_from(limit).unwrap_or(usize::MAX))
-        .max_num_files(app.config.max_files_per_request);
-    let request = match async_graphql::http::receive_body(content_type, reader, options).await {
-        Ok(request) => request,
-        Err(_) if exceeded.load(Ordering::Relaxed) => return error_response(too_large(limit)),
-        Err(_) if too_many.load(Ordering::Relaxed) => {
-            return error_response(too_many_files(max_files));
-        }
-        Err(ParseRequestError::PayloadTooLarge) => return error_response(too_large(limit)),
-        Err(e) => return error_response(bad_request(e)),
-    };
     // A part mapped to several variables is as many files.
-    if request.uploads.len() > max_files {
-        return error_response(too_many_files(max_files));
+    if request.uploads.len() > limits.files {
+        return error_response(body::too_many_files(limits.files));
     }
-    let operation = metrics::operation_label(
-        request
-            .operation_name
-            .as_deref()
-            .or_else(|| metrics::operation_name_in(&request.query)),
-    );
-    let request = request.data(viewer).data(ClientIp(peer.ip()));
+    let label = Arc::new(OperationLabel::default());
+    let operation_name = OperationName(request.operation_name.clone());
+    let request = request
+        .data(viewer)
+        .data(ClientIp(peer.ip()))
+        .data(label.clone())
+        .data(operation_name);
     let started = std::time::Instant::now();
     let response = state.schema.execute(request).await;
+    let operation = label.get();
     let outcome = response
         .errors
         .first()
@@ -137,45 +114,6 @@ pub async fn graphql_handler(
     ::metrics::counter!(metrics::GRAPHQL_REQUESTS, "operation" => operation, "outcome" => outcome)
         .increment(1);
     GraphQLResponse::from(response).into_response()
-}
-
-fn too_large(limit: u64) -> AppError {
-    AppError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
-}
-
-fn too_many_files(max: usize) -> AppError {
-    AppError::PayloadTooLarge(format!("too many files: at most {max} files per request"))
-}
-
-fn bad_request(e: ParseRequestError) -> AppError {
-    let message = match e {
-        ParseRequestError::InvalidRequest(e) => format!("invalid request: {e}"),
-        ParseRequestError::InvalidFilesMap(e) => format!("invalid multipart map: {e}"),
-        ParseRequestError::InvalidMultipart(e) => format!("invalid multipart body: {e}"),
-        ParseRequestError::MissingOperatorsPart => "multipart body has no operations part".into(),
-        ParseRequestError::MissingMapPart => "multipart body has no map part".into(),
-        ParseRequestError::NotUpload => "multipart body is not an upload".into(),
-        ParseRequestError::MissingFiles => "multipart map refers to missing files".into(),
-        ParseRequestError::UnsupportedBatch => "batched requests are not supported".into(),
-        ParseRequestError::PayloadTooLarge => "payload too large".into(),
-        ParseRequestError::Io(e) => format!("cannot read request body: {e}"),
-        other => format!("invalid request: {other}"),
-    };
-    AppError::BadUserInput(message)
-}
-
-/// How much of a refused request's body is read before answering.
-const REFUSED_BODY_DRAIN: usize = 8 << 20;
-
-async fn drain(body: Body, limit: usize) {
-    let mut stream = body.into_data_stream();
-    let mut seen = 0;
-    while let Some(Ok(chunk)) = stream.next().await {
-        seen += chunk.len();
-        if seen > limit {
-            break;
-        }
-    }
 }
 
 /// Multipart, form and plain-text POSTs are "simple" requests that any web page

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
+use tokio::time::Instant;
 
 use super::HttpState;
 
@@ -13,8 +14,28 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// The last readiness answer and when it was made.
+#[derive(Default)]
+pub struct ReadyCache(tokio::sync::Mutex<Option<(Instant, StatusCode, serde_json::Value)>>);
+
 /// The database and the object storage are reachable.
+///
+/// `/readyz` is public and each check queries the database and writes to
+/// storage, so an answer is reused for `READY_CACHE_MS`; callers arriving
+/// while a check runs wait for it instead of starting their own.
 pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<serde_json::Value>) {
+    let mut cached = state.ready.0.lock().await;
+    if let Some((at, code, body)) = cached.as_ref()
+        && at.elapsed() < state.app.config.ready_cache
+    {
+        return (*code, Json(body.clone()));
+    }
+    let (code, body) = check(&state).await;
+    *cached = Some((Instant::now(), code, body.clone()));
+    (code, Json(body))
+}
+
+async fn check(state: &HttpState) -> (StatusCode, serde_json::Value) {
     let timeout = std::time::Duration::from_secs(3);
     let database = tokio::time::timeout(timeout, async {
         let mut conn = state.app.db.get().await.map_err(|e| e.to_string())?;
@@ -49,5 +70,5 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<serde_j
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(body))
+    (code, body)
 }

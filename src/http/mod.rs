@@ -1,6 +1,7 @@
 //! The axum router: `/graphql`, the playground, `/files`, `/uploads` (direct
 //! uploads to the fs backend), health.
 
+mod body;
 mod console;
 mod direct;
 mod files;
@@ -8,7 +9,6 @@ mod graphql;
 mod health;
 mod links;
 mod metrics;
-mod parts;
 mod playground;
 mod ws;
 
@@ -32,6 +32,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct HttpState {
     pub app: Arc<App>,
     pub schema: AppSchema,
+    pub ready: Arc<health::ReadyCache>,
 }
 
 /// CORS is closed unless `CORS_ALLOWED_ORIGINS` lists origins.
@@ -60,8 +61,14 @@ pub fn router(app: Arc<App>) -> Router {
     let state = HttpState {
         schema: build_schema(app.clone()),
         app,
+        ready: Arc::default(),
     };
-    Router::new()
+    let mut router = Router::new();
+    // With METRICS_BIND, /metrics is only on that address (`serve_metrics`).
+    if app_metrics_public(&state) {
+        router = router.route("/metrics", get(metrics::metrics));
+    }
+    router
         .route(
             "/graphql",
             get(playground::page).post(graphql::graphql_handler),
@@ -71,7 +78,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/uploads/{id}", put(direct::put_upload))
         .route("/graphql/ws", get(ws::subscriptions))
         .route("/links/{token}", get(links::follow))
-        .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(console::routes())
@@ -95,6 +101,49 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(cors(&state_origins))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn app_metrics_public(state: &HttpState) -> bool {
+    state.app.config.metrics_bind.is_none()
+}
+
+/// Serves `/metrics` alone on `METRICS_BIND`, when it is set (for `serve`
+/// and `worker` alike). The task ends with the returned guard.
+pub async fn serve_metrics(app: &Arc<App>) -> std::io::Result<Option<AbortOnDrop>> {
+    let Some(bind) = app.config.metrics_bind else {
+        return Ok(None);
+    };
+    let _ = crate::telemetry::metrics::handle();
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {bind} (METRICS_BIND): {e}"),
+        )
+    })?;
+    let state = HttpState {
+        schema: build_schema(app.clone()),
+        app: app.clone(),
+        ready: Arc::default(),
+    };
+    let router = Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .with_state(state);
+    tracing::info!(address = %bind, "serving /metrics");
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    });
+    Ok(Some(AbortOnDrop(task)))
+}
+
+/// Aborts a background task when dropped.
+pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Makes the request id available to code the handler calls (jobs record it).

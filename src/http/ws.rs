@@ -20,7 +20,12 @@ pub async fn subscriptions(
 ) -> Response {
     let schema = state.schema.clone();
     let app = state.app.clone();
+    // A message is a GraphQL request: the same bound as a JSON body (axum's
+    // default would buffer 64 MiB per message).
+    let max_message = app.config.max_json_bytes;
     upgrade
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             GraphQLWebSocket::new(socket, schema, protocol)

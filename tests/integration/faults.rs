@@ -381,7 +381,12 @@ async fn an_upload_while_storage_is_down_fails_cleanly_leaves_nothing_and_works_
         eprintln!("skipped: needs a stoppable S3 server");
         return;
     }
-    let t = TestApp::builder().s3(&s3).build().await;
+    // Every /readyz call checks anew (no cached answer).
+    let t = TestApp::builder()
+        .s3(&s3)
+        .var("READY_CACHE_MS", "0")
+        .build()
+        .await;
     let token = t.user("outage", "Basic").await;
     let jpeg = images::jpeg(320, 240);
     let readyz = || async {

@@ -10,6 +10,7 @@ mod console;
 mod dedup;
 mod direct;
 mod faults;
+mod hardening;
 mod health;
 mod integrity;
 mod jobs;

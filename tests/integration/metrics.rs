@@ -30,8 +30,8 @@ async fn metrics_cover_requests_uploads_jobs_storage_and_the_pool() {
     );
     let text = resp.text().await.expect("text");
     for needle in [
-        r#"image_vault_graphql_requests_total{operation="WhoAmI",outcome="ok"}"#,
-        r#"image_vault_graphql_requests_total{operation="WhoAmI",outcome="unauthenticated"}"#,
+        r#"image_vault_graphql_requests_total{operation="me",outcome="ok"}"#,
+        r#"image_vault_graphql_requests_total{operation="me",outcome="unauthenticated"}"#,
         "image_vault_graphql_request_duration_seconds_bucket",
         "image_vault_upload_bytes_total",
         r#"image_vault_jobs_enqueued_total{kind="make_thumbnails"}"#,

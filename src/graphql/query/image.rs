@@ -18,7 +18,10 @@ pub struct ImageQuery;
 #[Object]
 impl ImageQuery {
     /// Your images, newest first, without expired ones.
-    #[graphql(guard = "Role::User")]
+    #[graphql(
+        guard = "Role::User",
+        complexity = "crate::graphql::page_cost(first, child_complexity)"
+    )]
     async fn images(
         &self,
         ctx: &Context<'_>,

@@ -15,7 +15,10 @@ pub struct LinkQuery;
 impl LinkQuery {
     /// Your expiring links, newest first, expired ones included; optionally
     /// of one image.
-    #[graphql(guard = "Role::User")]
+    #[graphql(
+        guard = "Role::User",
+        complexity = "crate::graphql::page_cost(first, child_complexity)"
+    )]
     async fn expiring_links(
         &self,
         ctx: &Context<'_>,

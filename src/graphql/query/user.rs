@@ -25,7 +25,10 @@ impl UserQuery {
     }
 
     /// All users, newest first (administrators only).
-    #[graphql(guard = "Role::Admin")]
+    #[graphql(
+        guard = "Role::Admin",
+        complexity = "crate::graphql::page_cost(first, child_complexity)"
+    )]
     async fn users(
         &self,
         ctx: &Context<'_>,

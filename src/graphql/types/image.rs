@@ -66,6 +66,7 @@ pub struct ThumbnailObject {
     pub width: Option<i32>,
     pub status: ThumbnailStatus,
     /// Presigned, expiring URL; present when READY.
+    #[graphql(complexity = "crate::graphql::URL_COST")]
     pub url: Option<String>,
 }
 
@@ -102,6 +103,7 @@ impl ImageObject {
     }
 
     /// Presigned URL of the original; null unless the plan grants originals.
+    #[graphql(complexity = "crate::graphql::URL_COST")]
     async fn original_url(&self, ctx: &Context<'_>) -> AppResult<Option<String>> {
         if !self.grants.original_link {
             return Ok(None);
@@ -112,6 +114,7 @@ impl ImageObject {
     }
 
     /// Exactly the heights of the viewer's current plan.
+    #[graphql(complexity = "1 + crate::graphql::THUMBNAILS_COST * child_complexity")]
     async fn thumbnails(&self, ctx: &Context<'_>) -> AppResult<Vec<ThumbnailObject>> {
         if self.grants.heights.is_empty() {
             return Ok(Vec::new());
