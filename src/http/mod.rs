@@ -2,6 +2,7 @@
 //! uploads to the fs backend), health.
 
 mod body;
+mod console;
 mod direct;
 mod files;
 mod graphql;
@@ -79,6 +80,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/links/{token}", get(links::follow))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(console::routes())
         .with_state(state)
         .layer(axum::middleware::from_fn(scope_request_id))
         .layer(

@@ -6,6 +6,7 @@ mod abuse;
 mod admin;
 mod auth;
 mod cli;
+mod console;
 mod dedup;
 mod direct;
 mod faults;

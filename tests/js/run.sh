@@ -2,15 +2,17 @@
 # The JavaScript client suite against a real image-vault server.
 #
 #   bash tests/js/run.sh            # after `cargo build` (or `cargo test`)
+#   bash tests/js/run.sh test/console.test.js   # one suite
 #
 # Starts `image-vault serve` (IMAGE_VAULT_BIN, default target/debug/image-vault)
 # on a free port with a fresh database and a temporary storage directory,
-# creates a Premium user, runs `node --test` in tests/js, then stops the server
-# and drops the database. Needs PostgreSQL (PGHOST/PGPORT, default
+# creates a Premium user and an administrator, type-checks the web console's
+# JavaScript (tsc --checkJs), runs `node --test` in tests/js, then stops the
+# server and drops the database. Needs PostgreSQL (PGHOST/PGPORT, default
 # 127.0.0.1:5432, role postgres without a password), Node.js 20+ with npm, and
 # Debian's chromium (installed with apt-get when missing, as CI runs as root).
-# The exit code is the tests'. The playground screenshot is kept under
-# target/playwright/ (ARTIFACT_DIR).
+# The exit code is the tests'. The screenshots (playground, console pages at
+# desktop and phone width) are kept under target/playwright/ (ARTIFACT_DIR).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -36,6 +38,9 @@ if [[ ! -d "$here/node_modules" || "$here/package-lock.json" -nt "$here/node_mod
   say "npm ci"
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+say "tsc --checkJs (web console)"
+"$here/node_modules/.bin/tsc" -p "$root/src/http/console"
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
   || node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
@@ -71,6 +76,9 @@ export JWT_SECRET="tests-js-only-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d
 export STORAGE=fs
 export STORAGE_DIR="$work/storage"
 export WORKERS=2
+# Small enough that the console suite can send a file over it (a direct
+# upload) quickly; the other suites' files are far below it.
+export MAX_UPLOAD_BYTES=$((4 << 20))
 export RUST_LOG="${RUST_LOG:-info}"
 unset LOG_FORMAT
 
@@ -94,12 +102,17 @@ export PASSWORD="js-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 printf '%s\n' "$PASSWORD" | "$bin" create-user --username "$USERNAME" --password-stdin --plan Premium >"$work/create-user.log" 2>&1 \
   || { say "create-user failed:"; cat "$work/create-user.log"; exit 1; }
 
+export ADMIN_USERNAME="js-admin-$$"
+export ADMIN_PASSWORD="js-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+printf '%s\n' "$ADMIN_PASSWORD" | "$bin" create-admin --username "$ADMIN_USERNAME" --password-stdin >"$work/create-admin.log" 2>&1 \
+  || { say "create-admin failed:"; cat "$work/create-admin.log"; exit 1; }
+
 export BASE_URL="$base"
 mkdir -p "$ARTIFACT_DIR"
 say "node --test"
 cd "$here"
 set +e
-node --test --test-concurrency=1 --test-timeout=120000 test/
+node --test --test-concurrency=1 --test-timeout=120000 "${@:-test/}"
 rc=$?
 set -e
 exit $rc

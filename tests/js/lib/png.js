@@ -1,5 +1,6 @@
 // A small, valid PNG made from scratch (zlib + CRC-32), and a reader of the
 // IHDR chunk, so that the suite needs no image library and no fixture files.
+import { randomBytes } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
@@ -25,16 +26,24 @@ function chunk(type, data) {
 
 export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-/** An 8-bit RGB PNG of `width` x `height` with a colour gradient. */
-export function makePng(width, height) {
+/**
+ * An 8-bit RGB PNG of `width` x `height` with a colour gradient; with
+ * `{ noise: true }`, random pixels instead, which do not compress (a PNG of
+ * about 3 * width * height bytes).
+ */
+export function makePng(width, height, { noise = false } = {}) {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // colour type: RGB
   const stride = 1 + width * 3;
-  const raw = Buffer.alloc(stride * height);
+  const raw = noise ? randomBytes(stride * height) : Buffer.alloc(stride * height);
   for (let y = 0; y < height; y++) {
+    if (noise) {
+      raw[y * stride] = 0; // filter: none
+      continue;
+    }
     raw[y * stride] = 0; // filter: none
     for (let x = 0; x < width; x++) {
       const p = y * stride + 1 + x * 3;

@@ -1,0 +1,184 @@
+// Users: the list with paging (newest first), a filter of the shown page,
+// the plan of each user, and creating a user.
+import { gql } from '../api.js';
+import { describe } from '../errors.js';
+import { html, Note, formatDate, useEffect, useState, useTitle, useFocusHeading } from '../ui.js';
+import { UserActions } from './pending.js';
+
+/** @typedef {import('../session.js').User} User */
+/** @typedef {{ id: string, name: string }} PlanRef */
+
+const PAGE = 20;
+const USERS = `query Users($first: Int!, $after: String) {
+  users(first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id username isAdmin createdAt plan { id name thumbnailHeights originalLink expiringLinks thumbnailFormat } }
+  }
+  plans { id name }
+}`;
+const SET_PLAN = `mutation SetPlan($userId: ID!, $planId: ID) {
+  setUserPlan(userId: $userId, planId: $planId) { id plan { id name thumbnailHeights originalLink expiringLinks thumbnailFormat } } }`;
+const CREATE_USER = `mutation CreateUser($input: CreateUserInput!) { createUser(input: $input) { id username } }`;
+
+/** @param {{ me: User }} props */
+export function UsersPage({ me }) {
+  useTitle('Users');
+  // A new page: the keyboard focus (and a screen reader) starts at its heading.
+  const heading = useFocusHeading();
+  const [users, setUsers] = useState(/** @type {User[]} */ ([]));
+  const [plans, setPlans] = useState(/** @type {PlanRef[]} */ ([]));
+  // cursors[n] is the `after` of page n; the last entry is the page shown.
+  const [cursors, setCursors] = useState(/** @type {(string | null)[]} */ ([null]));
+  const [next, setNext] = useState(/** @type {string | null} */ (null));
+  const [filter, setFilter] = useState('');
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState(/** @type {string | null} */ (null));
+  const [status, setStatus] = useState(/** @type {string | null} */ (null));
+
+  /** @param {(string | null)[]} stack */
+  async function load(stack) {
+    setLoading(true);
+    setError(null);
+    try {
+      const d = await gql(USERS, { first: PAGE, after: stack[stack.length - 1] });
+      setUsers(d.users.nodes);
+      setPlans(d.plans);
+      setNext(d.users.pageInfo.hasNextPage ? d.users.pageInfo.endCursor : null);
+      setCursors(stack);
+    } catch (err) {
+      setError(describe(err));
+    } finally {
+      setLoading(false);
+    }
+  }
+  useEffect(() => {
+    load([null]);
+  }, []);
+
+  const shown = filter.trim()
+    ? users.filter((u) => u.username.toLowerCase().includes(filter.trim().toLowerCase()))
+    : users;
+  const pageNumber = cursors.length;
+
+  return html`<main id="main" class="page">
+    <h1 tabindex="-1" ref=${heading}>Users</h1>
+    <${Note} kind="ok">${status}<//>
+    <${CreateUser} plans=${plans} onCreated=${(/** @type {string} */ name) => { setStatus(`Created user ${name}.`); load([null]); }} />
+    <section aria-labelledby="users-heading">
+      <h2 id="users-heading">All users</h2>
+      <p class="field-inline">
+        <label for="users-filter">Filter this page by name</label>
+        <input id="users-filter" type="search" value=${filter} onInput=${(/** @type {any} */ e) => setFilter(e.currentTarget.value)} />
+      </p>
+      <p class="hint">The API has no search yet: this filters the ${users.length} users of page ${pageNumber}.</p>
+      <${Note} kind="error">${error}<//>
+      <table class="table users-table" aria-busy=${loading ? 'true' : 'false'}>
+        <caption class="visually-hidden">Users, newest first, page ${pageNumber}</caption>
+        <thead><tr><th scope="col">Username</th><th scope="col">Role</th><th scope="col">Plan</th><th scope="col">Created</th></tr></thead>
+        <tbody>
+          ${shown.map((u) => html`<${UserRow} key=${u.id} user=${u} plans=${plans} me=${me}
+            onChanged=${(/** @type {User} */ changed, /** @type {string} */ words) => {
+              setUsers((old) => old.map((x) => (x.id === changed.id ? { ...x, ...changed } : x)));
+              setStatus(words);
+            }} />`)}
+        </tbody>
+      </table>
+      ${!loading && shown.length === 0 && html`<p>No users${filter ? ' match the filter on this page' : ''}.</p>`}
+      <nav class="pager" aria-label="Pages of users">
+        <button type="button" class="secondary" disabled=${cursors.length <= 1 || loading} onClick=${() => load(cursors.slice(0, -1))}>Previous page</button>
+        <span>Page ${pageNumber}</span>
+        <button type="button" class="secondary" disabled=${!next || loading} onClick=${() => load([...cursors, next])}>Next page</button>
+      </nav>
+    </section>
+  </main>`;
+}
+
+/** @param {{ user: User, plans: PlanRef[], me: User, onChanged: (u: User, words: string) => void }} props */
+function UserRow({ user, plans, me, onChanged }) {
+  const [planId, setPlanId] = useState(user.plan?.id ?? '');
+  const [error, setError] = useState(/** @type {string | null} */ (null));
+  const [busy, setBusy] = useState(false);
+  const selectId = `plan-${user.id}`;
+  async function save() {
+    setBusy(true);
+    setError(null);
+    try {
+      const { setUserPlan } = await gql(SET_PLAN, { userId: user.id, planId: planId || null });
+      onChanged(setUserPlan, `${user.username} is now on ${setUserPlan.plan?.name ?? 'no plan'}.`);
+    } catch (err) {
+      setError(describe(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return html`<tr data-username=${user.username}>
+    <td data-label="Username"><strong>${user.username}</strong>${user.id === me.id ? ' (you)' : ''}</td>
+    <td data-label="Role">${user.isAdmin ? 'Administrator' : 'User'}</td>
+    <td data-label="Plan">
+      <span class="row-form">
+        <label class="visually-hidden" for=${selectId}>Plan for ${user.username}</label>
+        <select id=${selectId} value=${planId} onChange=${(/** @type {any} */ e) => setPlanId(e.currentTarget.value)}>
+          <option value="">No plan</option>
+          ${plans.map((p) => html`<option value=${p.id}>${p.name}</option>`)}
+        </select>
+        <button type="button" class="secondary" disabled=${busy || planId === (user.plan?.id ?? '')}
+          onClick=${save} aria-label=${`Set plan for ${user.username}`}>Set plan</button>
+      </span>
+      ${error && html`<span class="row-error" role="alert">${error}</span>`}
+      <${UserActions} user=${user} />
+    </td>
+    <td data-label="Created"><time datetime=${user.createdAt}>${formatDate(user.createdAt)}</time></td>
+  </tr>`;
+}
+
+/** @param {{ plans: PlanRef[], onCreated: (username: string) => void }} props */
+function CreateUser({ plans, onCreated }) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [isAdmin, setIsAdmin] = useState(false);
+  const [planId, setPlanId] = useState('');
+  const [error, setError] = useState(/** @type {string | null} */ (null));
+  const [busy, setBusy] = useState(false);
+
+  /** @param {SubmitEvent} e */
+  async function submit(e) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const input = { username, password, isAdmin, ...(planId ? { planId } : {}) };
+      const { createUser } = await gql(CREATE_USER, { input });
+      setUsername('');
+      setPassword('');
+      setIsAdmin(false);
+      onCreated(createUser.username);
+    } catch (err) {
+      setError(describe(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return html`<section aria-labelledby="create-user-heading" class="panel">
+    <h2 id="create-user-heading">Create a user</h2>
+    <form class="form-grid" onSubmit=${submit}>
+      <label for="new-username">Username</label>
+      <input id="new-username" required autocomplete="off" value=${username} onInput=${(/** @type {any} */ e) => setUsername(e.currentTarget.value)} />
+      <label for="new-password">Password</label>
+      <input id="new-password" type="password" required minlength="8" autocomplete="new-password" aria-describedby="new-password-hint"
+        value=${password} onInput=${(/** @type {any} */ e) => setPassword(e.currentTarget.value)} />
+      <span id="new-password-hint" class="hint grid-wide">At least 8 characters.</span>
+      <label for="new-plan">Plan</label>
+      <select id="new-plan" value=${planId} onChange=${(/** @type {any} */ e) => setPlanId(e.currentTarget.value)}>
+        <option value="">Basic (the default)</option>
+        ${plans.map((p) => html`<option value=${p.id}>${p.name}</option>`)}
+      </select>
+      <span class="check grid-wide">
+        <input id="new-admin" type="checkbox" checked=${isAdmin} onChange=${(/** @type {any} */ e) => setIsAdmin(e.currentTarget.checked)} />
+        <label for="new-admin">Administrator</label>
+      </span>
+      <button type="submit" class="grid-wide" disabled=${busy}>Create user</button>
+    </form>
+    <${Note} kind="error">${error}<//>
+  </section>`;
+}
