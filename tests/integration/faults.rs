@@ -455,8 +455,9 @@ async fn lost_database_connections_fail_requests_cleanly_and_every_pool_recovers
     })
     .await;
 
-    // An upload held inside its transaction: inserting the image needs a
-    // key-share lock on its owner's row, which we hold.
+    // An upload held inside its transaction: its first insert (the hour's
+    // upload count, then the image) needs a key-share lock on its owner's
+    // row, which we hold.
     let lock = RowLock::take(
         &t.db.url,
         &format!("SELECT 1 FROM users WHERE id = '{user_id}' FOR UPDATE"),
@@ -469,7 +470,7 @@ async fn lost_database_connections_fail_requests_cleanly_and_every_pool_recovers
         })
     };
     let waiting = wait_until("the upload waits inside its transaction", SOON, || async {
-        let waiting = probe.lock_waiters(r#"INSERT INTO "images""#).await;
+        let waiting = probe.lock_waiters("INSERT INTO").await;
         if waiting.len() == 1 {
             Ok(waiting)
         } else {
