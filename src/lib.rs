@@ -16,6 +16,7 @@ pub mod http;
 pub mod imaging;
 pub mod jobs;
 pub mod links;
+pub mod service;
 pub mod storage;
 pub mod telemetry;
 pub mod thumbnail_cli;

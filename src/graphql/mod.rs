@@ -40,7 +40,9 @@ pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscri
 }
 
 pub fn build_schema(app: Arc<App>) -> AppSchema {
-    let mut builder = schema_builder().extension(extensions::ErrorCodes);
+    let mut builder = schema_builder()
+        .extension(extensions::ErrorCodes)
+        .extension(extensions::SocketViewer);
     if !app.config.introspection {
         builder = builder
             .disable_introspection()

@@ -6,6 +6,7 @@
 
 pub mod backfill;
 pub mod delete_objects;
+pub mod delete_user_objects;
 pub mod orphans;
 pub mod queue;
 pub mod sweep;
@@ -76,6 +77,11 @@ async fn dispatch(app: &Arc<App>, kind: &str, payload: serde_json::Value) -> Res
         }
         delete_objects::DeleteObjects::NAME => {
             parse::<delete_objects::DeleteObjects>(payload)?
+                .run(app)
+                .await
+        }
+        delete_user_objects::DeleteUserObjects::NAME => {
+            parse::<delete_user_objects::DeleteUserObjects>(payload)?
                 .run(app)
                 .await
         }
