@@ -72,7 +72,12 @@ async fn expired_tampered_foreign_and_unsigned_tokens_are_refused() {
     let expired = t
         .app
         .tokens
-        .issue(user_id, sid, now - Duration::hours(2), now - Duration::hours(1))
+        .issue(
+            user_id,
+            sid,
+            now - Duration::hours(2),
+            now - Duration::hours(1),
+        )
         .expect("issue");
 
     let parts: Vec<&str> = token.split('.').collect();
