@@ -167,3 +167,20 @@ async fn each_kind_of_revocation_is_refused_by_a_second_server_at_once() {
         assert!(!me_on(secret).await, "token after {query}");
     }
 }
+
+/// Revocation costs no extra round trip: the credential, its user and the
+/// plan come in the one query the request needed before sessions existed.
+#[tokio::test]
+async fn an_authenticated_request_costs_one_query_with_a_session_or_an_api_token() {
+    let t = TestApp::new().await;
+    let session = t.user("cheap", "Premium").await;
+    let (secret, _) = api_token(&t, &session, "ci").await;
+    // The first use of each writes `last_used_at` (a token's is null).
+    assert!(accepted(&t, &secret).await);
+    for token in [&session, &secret] {
+        let before = t.app.queries.get();
+        let body = t.gql(Some(token), "{ me { id } }", json!({})).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert_eq!(t.app.queries.get() - before, 1, "one statement per request");
+    }
+}
