@@ -415,6 +415,7 @@ mod tests {
             ("LOGIN_FAILURES_PER_USER", "0"),
             ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.example"),
             ("TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("LOGIN_BASE_DELAY_SECONDS", "0"),
         ] {
             let err = config(&[(var, value)]).expect_err(var);
             assert_eq!(err.var, var, "{err}");
