@@ -31,3 +31,21 @@ impl Guard for Role {
         }
     }
 }
+
+/// The viewer asking about themselves (`user_id` absent or their own), or
+/// an administrator asking about anyone: `#[graphql(guard =
+/// "SelfOrAdmin(user_id.clone())")]`.
+pub struct SelfOrAdmin(pub Option<async_graphql::ID>);
+
+impl Guard for SelfOrAdmin {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        match ctx.viewer() {
+            Viewer::User(u) if u.user.is_admin => Ok(()),
+            Viewer::User(u) => match &self.0 {
+                Some(id) if id.as_str() != u.user.id.to_string() => Err(AppError::Forbidden.into()),
+                _ => Ok(()),
+            },
+            Viewer::Anonymous | Viewer::Invalid => Err(AppError::Unauthenticated.into()),
+        }
+    }
+}

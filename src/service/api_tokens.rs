@@ -92,8 +92,8 @@ pub async fn create(
     Ok((token, secret.secret))
 }
 
-/// The viewer's tokens that are not revoked, newest first.
-pub async fn list_own(app: &Arc<App>, user_id: Uuid) -> AppResult<Vec<ApiToken>> {
+/// A user's tokens that are not revoked, newest first.
+pub async fn list_for_user(app: &Arc<App>, user_id: Uuid) -> AppResult<Vec<ApiToken>> {
     let mut conn = app.db().await?;
     Ok(ApiToken::unrevoked_for_user(&mut conn, user_id).await?)
 }

@@ -16,8 +16,8 @@ use crate::db::models::{ApiToken, Session};
 use crate::error::{AppError, AppResult};
 use crate::events::publish_account;
 
-/// The viewer's live sessions, newest first.
-pub async fn list_own(app: &Arc<App>, user_id: Uuid) -> AppResult<Vec<Session>> {
+/// A user's live sessions, newest first.
+pub async fn list_for_user(app: &Arc<App>, user_id: Uuid) -> AppResult<Vec<Session>> {
     let mut conn = app.db().await?;
     Ok(Session::live_for_user(&mut conn, user_id, app.clock.now()).await?)
 }

@@ -184,3 +184,29 @@ async fn an_authenticated_request_costs_one_query_with_a_session_or_an_api_token
         assert_eq!(t.app.queries.get() - before, 1, "one statement per request");
     }
 }
+
+#[tokio::test]
+async fn an_admin_lists_a_users_sessions_and_tokens_and_users_see_only_their_own() {
+    let t = TestApp::new().await;
+    let admin = t.admin("root").await;
+    let user = t.user("listed", "Basic").await;
+    let (_, token_id) = api_token(&t, &user, "ci").await;
+    let uid = id_of(&t, &user).await;
+    let query =
+        "query($u: ID) { sessions(userId: $u) { id current } apiTokens(userId: $u) { id } }";
+    let data = t.gql_ok(Some(&admin), query, json!({ "u": uid })).await;
+    let sessions = data["sessions"].as_array().expect("sessions");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["current"], false);
+    assert_eq!(data["apiTokens"][0]["id"], token_id.as_str());
+    // The admin revokes the listed session: the user's token stops.
+    t.gql_ok(Some(&admin), REVOKE, json!({ "id": sessions[0]["id"] }))
+        .await;
+    assert!(!accepted(&t, &user).await);
+
+    let user = t.login("listed", PASSWORD).await;
+    t.gql_ok(Some(&user), query, json!({ "u": uid })).await;
+    let admin_id = id_of(&t, &admin).await;
+    let body = t.gql(Some(&user), query, json!({ "u": admin_id })).await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+}
