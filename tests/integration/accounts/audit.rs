@@ -80,6 +80,42 @@ async fn administrative_changes_are_logged_newest_first_without_secrets() {
 
     let everything = t.count("audit_log").await;
     assert_eq!(everything, 6);
+
+    // Plans too.
+    let plan = t
+        .gql_ok(
+            Some(&admin),
+            "mutation { createPlan(input: { name: \"Gold\", thumbnailHeights: [100] }) { id } }",
+            json!({}),
+        )
+        .await["createPlan"]["id"]
+        .clone();
+    t.gql_ok(
+        Some(&admin),
+        "mutation($id: ID!) { updatePlan(id: $id, input: { name: \"Gold\", thumbnailHeights: [100, 300] }) { id } }",
+        json!({ "id": plan }),
+    )
+    .await;
+    t.gql_ok(
+        Some(&admin),
+        "mutation($id: ID!) { deletePlan(id: $id) }",
+        json!({ "id": plan }),
+    )
+    .await;
+    let page = t.gql_ok(Some(&admin), AUDIT, json!({ "n": 3 })).await;
+    let nodes: Vec<_> = page["auditLog"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    let actions: Vec<&str> = nodes
+        .iter()
+        .map(|n| n["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(actions, ["plan.delete", "plan.update", "plan.create"]);
+    assert_eq!(nodes[1]["before"]["thumbnailHeights"], json!([100]));
+    assert_eq!(nodes[1]["after"]["thumbnailHeights"], json!([100, 300]));
     let all = t
         .gql_ok(Some(&admin), AUDIT, json!({ "n": 100 }))
         .await

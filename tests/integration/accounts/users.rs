@@ -82,6 +82,8 @@ async fn an_admin_changes_a_users_name_role_and_plan() {
         data["updateUser"],
         json!({ "id": uid, "username": "veronica", "isAdmin": true, "disabled": false, "plan": { "name": "Premium" } })
     );
+    // The new plan's thumbnails are made for the images already there.
+    assert_eq!(t.count("jobs WHERE kind = 'backfill_thumbnails'").await, 1);
     // The user's own token sees it on the next request.
     let me = t.gql_ok(Some(&user), ME, json!({})).await;
     assert_eq!(me["me"]["isAdmin"], true);
