@@ -1,6 +1,7 @@
 //! What administrators do, shared by GraphQL and the CLI: plans, users and
 //! plan assignment. Plan changes enqueue thumbnail backfills in the same
-//! transaction.
+//! transaction; every change writes its audit entry in it too. (The account
+//! use cases added since live in `service/`.)
 
 use std::sync::Arc;
 
@@ -9,12 +10,15 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::auth::password::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
-use crate::auth::{hash_password, normalize_username, valid_username};
+use crate::auth::{normalize_username, valid_username};
 use crate::db::models::plan::{FORMAT_ORIGINAL, FORMAT_WEBP};
 use crate::db::models::{NewPlan, NewUser, Plan, User};
 use crate::error::{AppError, AppResult};
+use crate::events::publish_account;
 use crate::jobs::backfill::BackfillThumbnails;
 use crate::jobs::queue;
+use crate::service::Actor;
+use crate::service::audit::{self, Change, plan_snapshot, user_snapshot};
 
 pub const MAX_HEIGHTS: usize = 10;
 pub const HEIGHT_RANGE: std::ops::RangeInclusive<i32> = 16..=4096;
@@ -110,18 +114,43 @@ async fn ensure_name_free(app: &Arc<App>, name: &str, except: Option<Uuid>) -> A
     }
 }
 
-pub async fn create_plan(app: &Arc<App>, spec: PlanSpec) -> AppResult<Plan> {
+pub async fn create_plan(app: &Arc<App>, actor: &Actor, spec: PlanSpec) -> AppResult<Plan> {
     let spec = spec.validate()?;
     ensure_name_free(app, &spec.name, None).await?;
+    let now = app.clock.now();
     let mut conn = app.db().await?;
-    let plan = spec.as_new().insert(&mut conn).await.map_err(unique_name)?;
+    let plan = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let plan = spec.as_new().insert(conn).await.map_err(unique_name)?;
+            audit::record(
+                conn,
+                actor,
+                now,
+                Change {
+                    action: "plan.create",
+                    target_type: "plan",
+                    target_id: Some(plan.id),
+                    target_name: Some(&plan.name),
+                    before: None,
+                    after: Some(plan_snapshot(&plan)),
+                },
+            )
+            .await?;
+            Ok(plan)
+        })
+        .await?;
     tracing::info!(plan.id = %plan.id, plan.name = %plan.name, "plan created");
     Ok(plan)
 }
 
 /// Changes a plan; when its heights change, every holder's images get the
 /// new heights by background jobs.
-pub async fn update_plan(app: &Arc<App>, id: Uuid, spec: PlanSpec) -> AppResult<Plan> {
+pub async fn update_plan(
+    app: &Arc<App>,
+    actor: &Actor,
+    id: Uuid,
+    spec: PlanSpec,
+) -> AppResult<Plan> {
     let spec = spec.validate()?;
     ensure_name_free(app, &spec.name, Some(id)).await?;
     let now = app.clock.now();
@@ -138,6 +167,20 @@ pub async fn update_plan(app: &Arc<App>, id: Uuid, spec: PlanSpec) -> AppResult<
                     queue::enqueue(conn, &BackfillThumbnails { user_id }, now).await?;
                 }
             }
+            audit::record(
+                conn,
+                actor,
+                now,
+                Change {
+                    action: "plan.update",
+                    target_type: "plan",
+                    target_id: Some(plan.id),
+                    target_name: Some(&plan.name),
+                    before: Some(plan_snapshot(&old)),
+                    after: Some(plan_snapshot(&plan)),
+                },
+            )
+            .await?;
             Ok(plan)
         })
         .await?;
@@ -146,7 +189,8 @@ pub async fn update_plan(app: &Arc<App>, id: Uuid, spec: PlanSpec) -> AppResult<
 }
 
 /// Refused while any user holds the plan.
-pub async fn delete_plan(app: &Arc<App>, id: Uuid) -> AppResult<()> {
+pub async fn delete_plan(app: &Arc<App>, actor: &Actor, id: Uuid) -> AppResult<()> {
+    let now = app.clock.now();
     let mut conn = app.db().await?;
     let holders = Plan::holders(&mut conn, id).await?;
     if holders > 0 {
@@ -154,16 +198,35 @@ pub async fn delete_plan(app: &Arc<App>, id: Uuid) -> AppResult<()> {
             "the plan is held by {holders} user(s); move them to another plan first"
         )));
     }
-    match Plan::delete(&mut conn, id).await {
-        Ok(0) => Err(AppError::NotFound),
-        Ok(_) => Ok(()),
-        // A user took the plan between the check and the delete.
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-            _,
-        )) => Err(AppError::BadUserInput("the plan is held by users".into())),
-        Err(e) => Err(e.into()),
-    }
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let plan = Plan::find(conn, id).await?.ok_or(AppError::NotFound)?;
+        match Plan::delete(conn, id).await {
+            Ok(0) => return Err(AppError::NotFound),
+            Ok(_) => {}
+            // A user took the plan between the check and the delete.
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _,
+            )) => return Err(AppError::BadUserInput("the plan is held by users".into())),
+            Err(e) => return Err(e.into()),
+        }
+        audit::record(
+            conn,
+            actor,
+            now,
+            Change {
+                action: "plan.delete",
+                target_type: "plan",
+                target_id: Some(id),
+                target_name: Some(&plan.name),
+                before: Some(plan_snapshot(&plan)),
+                after: None,
+            },
+        )
+        .await?;
+        Ok(())
+    })
+    .await
 }
 
 /// A new user for the admin API and the CLI.
@@ -188,7 +251,7 @@ pub fn check_password(password: &str) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn create_user(app: &Arc<App>, spec: UserSpec) -> AppResult<User> {
+pub async fn create_user(app: &Arc<App>, actor: &Actor, spec: UserSpec) -> AppResult<User> {
     let username = normalize_username(&spec.username);
     if !valid_username(&username) {
         return Err(AppError::BadUserInput(format!(
@@ -211,29 +274,44 @@ pub async fn create_user(app: &Arc<App>, spec: UserSpec) -> AppResult<User> {
         )));
     }
     drop(conn);
-    let password = spec.password;
-    let hash = app
-        .run_cpu(move || hash_password(&password))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)?;
+    let hash = app.hash_password(spec.password).await?;
+    let now = app.clock.now();
     let mut conn = app.db().await?;
-    let user = NewUser {
-        id: Uuid::now_v7(),
-        username: &username,
-        password_hash: &hash,
-        is_admin: spec.is_admin,
-        plan_id: Some(plan.id),
-    }
-    .insert(&mut conn)
-    .await
-    .map_err(|e| match e {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ) => AppError::BadUserInput(format!("a user named {username:?} already exists")),
-        other => other.into(),
-    })?;
+    let user = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let user = NewUser {
+                id: Uuid::now_v7(),
+                username: &username,
+                password_hash: &hash,
+                is_admin: spec.is_admin,
+                plan_id: Some(plan.id),
+            }
+            .insert(conn)
+            .await
+            .map_err(|e| match e {
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                ) => AppError::BadUserInput(format!("a user named {username:?} already exists")),
+                other => other.into(),
+            })?;
+            audit::record(
+                conn,
+                actor,
+                now,
+                Change {
+                    action: "user.create",
+                    target_type: "user",
+                    target_id: Some(user.id),
+                    target_name: Some(&user.username),
+                    before: None,
+                    after: Some(user_snapshot(&user)),
+                },
+            )
+            .await?;
+            Ok(user)
+        })
+        .await?;
     tracing::info!(user.id = %user.id, admin = user.is_admin, "user created");
     Ok(user)
 }
@@ -241,6 +319,7 @@ pub async fn create_user(app: &Arc<App>, spec: UserSpec) -> AppResult<User> {
 /// Assigns a plan (or none) and backfills the thumbnails it grants.
 pub async fn set_user_plan(
     app: &Arc<App>,
+    actor: &Actor,
     user_id: Uuid,
     plan_id: Option<Uuid>,
 ) -> AppResult<User> {
@@ -260,6 +339,21 @@ pub async fn set_user_plan(
             if before.plan_id != plan_id && plan_id.is_some() {
                 queue::enqueue(conn, &BackfillThumbnails { user_id }, now).await?;
             }
+            audit::record(
+                conn,
+                actor,
+                now,
+                Change {
+                    action: "user.set_plan",
+                    target_type: "user",
+                    target_id: Some(user_id),
+                    target_name: Some(&user.username),
+                    before: Some(user_snapshot(&before)),
+                    after: Some(user_snapshot(&user)),
+                },
+            )
+            .await?;
+            publish_account(conn, user_id).await?;
             Ok(user)
         })
         .await?;

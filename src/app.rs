@@ -7,7 +7,6 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::auth::TokenKeys;
-use crate::auth::limiter::{Limits, LoginLimiter};
 use crate::clock::Clock;
 use crate::config::{Config, StorageConfig};
 use crate::db::{self, DbConn, DbPool};
@@ -21,7 +20,6 @@ pub struct App {
     pub storage: Storage,
     pub tokens: TokenKeys,
     pub clock: Clock,
-    pub login_limiter: LoginLimiter,
     /// Image events from every process (see `start_event_listener`).
     pub events: EventHub,
     /// SQL statements sent so far (for tests and metrics).
@@ -29,6 +27,9 @@ pub struct App {
     /// Bounds CPU-heavy work (decoding, resizing) to the number of cores so
     /// that the async runtime stays responsive.
     cpu: tokio::sync::Semaphore,
+    /// Bounds password hashing (19 MiB and tens of milliseconds each) to
+    /// the number of cores, apart from image work so neither starves the other.
+    passwords: tokio::sync::Semaphore,
     /// Bounds the memory that decoding jobs may hold at once.
     pub decode_budget: crate::jobs::budget::MemoryBudget,
 }
@@ -70,12 +71,8 @@ impl App {
             config.jwt_secret.expose(),
             b"image-vault jwt v1",
         ));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let config_budget = config.decode_memory_budget;
-        let login_limiter = LoginLimiter::new(Limits {
-            failures_per_user: config.login_failures_per_user,
-            attempts_per_ip: config.login_attempts_per_ip,
-            window: chrono::Duration::from_std(config.login_window)?,
-        });
         Ok(Arc::new(App {
             config,
             db,
@@ -83,11 +80,9 @@ impl App {
             tokens,
             clock,
             queries,
-            login_limiter,
             events: EventHub::new(),
-            cpu: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(1, |n| n.get()),
-            ),
+            cpu: tokio::sync::Semaphore::new(cores),
+            passwords: tokio::sync::Semaphore::new(cores),
             decode_budget: crate::jobs::budget::MemoryBudget::new(config_budget),
         }))
     }
@@ -115,6 +110,29 @@ impl App {
         rx.await
             .map_err(|_| CpuError::Closed)?
             .map_err(|_| CpuError::Panicked)
+    }
+
+    /// Checks a password on the bounded hashing pool (see `verify_password`).
+    pub async fn verify_password(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> AppResult<bool> {
+        let _permit = self.passwords.acquire().await.map_err(AppError::internal)?;
+        tokio::task::spawn_blocking(move || {
+            crate::auth::verify_password(&password, stored.as_deref())
+        })
+        .await
+        .map_err(AppError::internal)
+    }
+
+    /// Hashes a new password on the bounded hashing pool.
+    pub async fn hash_password(&self, password: String) -> AppResult<String> {
+        let _permit = self.passwords.acquire().await.map_err(AppError::internal)?;
+        tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)
     }
 
     /// Starts receiving other processes' image events (servers need this for

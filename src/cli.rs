@@ -1,4 +1,6 @@
-//! The command line: `serve`, `worker`, `migrate`, `create-admin`, `print-schema`.
+//! The command line: `serve`, `worker`, `migrate`, `print-schema`, and what
+//! an operator needs when no administrator can log in: `create-admin`,
+//! `reset-password`, `disable-user`, `enable-user`, `delete-user`.
 
 use std::io::BufRead as _;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use crate::config::Config;
 use crate::db::models::{Plan, User};
 use crate::error::AppError;
 use crate::jobs::WorkerPool;
+use crate::service::Actor;
 
 /// How long in-flight requests and jobs get to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -71,6 +74,33 @@ pub enum Command {
         #[arg(long)]
         plan: String,
     },
+    /// Set a user's password (read from stdin or a prompt, never the command
+    /// line); their sessions and API tokens stop working.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user: they cannot log in, and their sessions and API tokens
+    /// stop working at once.
+    DisableUser {
+        #[arg(long)]
+        username: String,
+    },
+    /// Let a disabled user log in again.
+    EnableUser {
+        #[arg(long)]
+        username: String,
+    },
+    /// Delete a user with their images, links, uploads, sessions and tokens;
+    /// their objects are removed by the workers. Refused for the last
+    /// administrator.
+    DeleteUser {
+        #[arg(long)]
+        username: String,
+    },
     /// Print the GraphQL schema (SDL) to stdout.
     PrintSchema,
     /// Make thumbnails of local files with the workers' kernel (no database) and
@@ -80,6 +110,7 @@ pub enum Command {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let is_admin = matches!(cli.command, Command::CreateAdmin { .. });
+    let disable = matches!(cli.command, Command::DisableUser { .. });
     match cli.command {
         Command::PrintSchema => {
             print!("{}", crate::graphql::sdl());
@@ -126,13 +157,73 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("no plan named {plan:?}"))?;
                 (user, plan)
             };
-            crate::admin::set_user_plan(&app, user.id, Some(plan.id))
+            crate::admin::set_user_plan(&app, &Actor::cli(), user.id, Some(plan.id))
                 .await
                 .map_err(cli_error)?;
             println!("{} now has the {} plan", user.username, plan.name);
             Ok(())
         }
+        Command::ResetPassword {
+            username,
+            password_stdin,
+        } => {
+            let config = load_config()?;
+            prepare_database(&config).await?;
+            let password = read_password(password_stdin)?;
+            let app = App::new(config, Clock::default()).await?;
+            let user = find_user(&app, &username).await?;
+            crate::service::passwords::reset_password(&app, &Actor::cli(), user.id, password)
+                .await
+                .map_err(cli_error)?;
+            println!(
+                "new password set for {}; their sessions and tokens are revoked",
+                user.username
+            );
+            Ok(())
+        }
+        Command::DisableUser { username } | Command::EnableUser { username } => {
+            let config = load_config()?;
+            prepare_database(&config).await?;
+            let app = App::new(config, Clock::default()).await?;
+            let user = find_user(&app, &username).await?;
+            if disable {
+                crate::service::user_status::disable_user(&app, &Actor::cli(), user.id)
+                    .await
+                    .map_err(cli_error)?;
+                println!(
+                    "{} is disabled; their sessions and tokens are revoked",
+                    user.username
+                );
+            } else {
+                crate::service::user_status::enable_user(&app, &Actor::cli(), user.id)
+                    .await
+                    .map_err(cli_error)?;
+                println!("{} may log in again", user.username);
+            }
+            Ok(())
+        }
+        Command::DeleteUser { username } => {
+            let config = load_config()?;
+            prepare_database(&config).await?;
+            let app = App::new(config, Clock::default()).await?;
+            let user = find_user(&app, &username).await?;
+            crate::service::delete_user::delete_user(&app, &Actor::cli(), user.id)
+                .await
+                .map_err(cli_error)?;
+            println!(
+                "deleted {} ({}); their objects are removed by the workers",
+                user.username, user.id
+            );
+            Ok(())
+        }
     }
+}
+
+async fn find_user(app: &Arc<App>, username: &str) -> anyhow::Result<User> {
+    let mut conn = app.db().await.map_err(cli_error)?;
+    User::find_by_username(&mut conn, &normalize_username(username))
+        .await?
+        .with_context(|| format!("no user named {username:?}"))
 }
 
 fn load_config() -> anyhow::Result<Config> {
@@ -288,6 +379,7 @@ pub async fn create_user(
     };
     crate::admin::create_user(
         app,
+        &Actor::cli(),
         UserSpec {
             username: username.to_owned(),
             password: password.to_owned(),

@@ -83,6 +83,11 @@ pub async fn run(opts: &Options) -> anyhow::Result<()> {
             true,
         ),
         (
+            "{ me { id } } (with token)",
+            json!({ "query": "{ me { id } }" }),
+            true,
+        ),
+        (
             "{ __typename } (anonymous)",
             json!({ "query": "{ __typename }" }),
             false,

@@ -1,11 +1,15 @@
-//! Authentication: password hashes, access tokens, the current user.
+//! Authentication: password hashes, access tokens and API tokens, the
+//! client's address, login throttling, the current user.
 
-pub mod limiter;
+pub mod api_token;
+pub mod client;
 pub mod password;
+pub mod throttle;
 pub mod token;
+pub mod viewer;
 
 pub use password::{hash_password, verify_password};
-pub use token::{TokenError, TokenKeys};
+pub use token::{TokenClaims, TokenError, TokenKeys};
 
 /// Usernames are stored lower-case; this is the one place that says how.
 pub fn normalize_username(raw: &str) -> String {

@@ -1,4 +1,5 @@
-//! JWT access tokens: HS256, signed with `JWT_SECRET`, carrying `sub` and `exp`.
+//! JWT access tokens: HS256, signed with `JWT_SECRET`, carrying `sub`, `sid`
+//! (the session, see `db::models::Session`) and `exp`.
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -10,6 +11,8 @@ const ISSUER: &str = "image-vault";
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    /// The session; a token without one (from before sessions) is refused.
+    sid: String,
     exp: i64,
     iat: i64,
     iss: String,
@@ -22,6 +25,13 @@ pub enum TokenError {
     Invalid,
     #[error("token has expired")]
     Expired,
+}
+
+/// What a valid token says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
 }
 
 #[derive(Clone)]
@@ -38,15 +48,17 @@ impl TokenKeys {
         }
     }
 
-    /// Issues a token for `user_id` valid until `expires_at`.
+    /// Issues a token for `user_id`'s session valid until `expires_at`.
     pub fn issue(
         &self,
         user_id: Uuid,
+        session_id: Uuid,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let claims = Claims {
             sub: user_id.to_string(),
+            sid: session_id.to_string(),
             exp: expires_at.timestamp(),
             iat: now.timestamp(),
             iss: ISSUER.to_owned(),
@@ -56,7 +68,7 @@ impl TokenKeys {
 
     /// Verifies signature, algorithm (HS256 only: `none` and others are refused),
     /// issuer and expiry against the application clock.
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Uuid, TokenError> {
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<TokenClaims, TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_issuer(&[ISSUER]);
@@ -68,7 +80,10 @@ impl TokenKeys {
         if data.claims.exp <= now.timestamp() {
             return Err(TokenError::Expired);
         }
-        Uuid::parse_str(&data.claims.sub).map_err(|_| TokenError::Invalid)
+        Ok(TokenClaims {
+            user_id: Uuid::parse_str(&data.claims.sub).map_err(|_| TokenError::Invalid)?,
+            session_id: Uuid::parse_str(&data.claims.sid).map_err(|_| TokenError::Invalid)?,
+        })
     }
 }
 
@@ -87,10 +102,17 @@ mod tests {
     fn issued_tokens_verify_until_they_expire() {
         let now = Utc::now();
         let id = Uuid::now_v7();
+        let sid = Uuid::now_v7();
         let token = keys()
-            .issue(id, now, now + Duration::hours(1))
+            .issue(id, sid, now, now + Duration::hours(1))
             .expect("issue");
-        assert_eq!(keys().verify(&token, now), Ok(id));
+        assert_eq!(
+            keys().verify(&token, now),
+            Ok(TokenClaims {
+                user_id: id,
+                session_id: sid
+            })
+        );
         assert_eq!(
             keys().verify(&token, now + Duration::hours(2)),
             Err(TokenError::Expired)
@@ -102,14 +124,15 @@ mod tests {
         let now = Utc::now();
         let id = Uuid::now_v7();
         let token = keys()
-            .issue(id, now, now + Duration::hours(1))
+            .issue(id, Uuid::now_v7(), now, now + Duration::hours(1))
             .expect("issue");
         let other = TokenKeys::new(b"another-secret-another-secret-xx");
         assert_eq!(other.verify(&token, now), Err(TokenError::Invalid));
 
         let parts: Vec<&str> = token.split('.').collect();
         let forged_claims = URL_SAFE_NO_PAD.encode(format!(
-            r#"{{"sub":"{}","exp":{},"iat":0,"iss":"image-vault"}}"#,
+            r#"{{"sub":"{}","sid":"{}","exp":{},"iat":0,"iss":"image-vault"}}"#,
+            Uuid::now_v7(),
             Uuid::now_v7(),
             now.timestamp() + 3600
         ));

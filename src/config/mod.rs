@@ -2,6 +2,10 @@
 //! and validated at start-up, so that a bad value stops the program before it
 //! serves anything, with a message that names the variable.
 
+mod cidr;
+
+pub use cidr::{Cidr, canonical};
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -120,6 +124,12 @@ pub struct Config {
     pub login_failures_per_user: u32,
     pub login_attempts_per_ip: u32,
     pub login_window: Duration,
+    /// The first delay after a username's free attempts are used up; each
+    /// further failure doubles it, up to `login_window`.
+    pub login_base_delay: Duration,
+    /// Peers whose `X-Forwarded-For` is believed (reverse proxies, load
+    /// balancers); empty: the client is the TCP peer.
+    pub trusted_proxies: Vec<Cidr>,
     /// Origins allowed by CORS; empty: no cross-origin access.
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
@@ -257,6 +267,12 @@ impl Config {
                 900,
                 1..=86_400,
             )?),
+            login_base_delay: Duration::from_secs(env.parse_range(
+                "LOGIN_BASE_DELAY_SECONDS",
+                30,
+                1..=86_400,
+            )?),
+            trusted_proxies: trusted_proxies(env.get("TRUSTED_PROXIES"))?,
             cors_origins: cors_origins(env.get("CORS_ALLOWED_ORIGINS"))?,
             log_format: match env.get("LOG_FORMAT").as_deref() {
                 None | Some("text") => LogFormat::Text,
@@ -309,6 +325,18 @@ impl Config {
     pub fn from_map(vars: &HashMap<&str, String>) -> Result<Self, ConfigError> {
         Self::from_lookup(|k| vars.get(k).cloned())
     }
+}
+
+fn trusted_proxies(raw: Option<String>) -> Result<Vec<Cidr>, ConfigError> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse()
+                .map_err(|e| ConfigError::new("TRUSTED_PROXIES", e))
+        })
+        .collect()
 }
 
 fn cors_origins(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
@@ -435,6 +463,9 @@ mod tests {
             ("METRICS_TOKEN", "short"),
             ("METRICS_BIND", "nowhere"),
             ("MAX_DECODE_BYTES", "1099511627776"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.example"),
+            ("TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("LOGIN_BASE_DELAY_SECONDS", "0"),
         ] {
             let err = config(&[(var, value)]).expect_err(var);
             assert_eq!(err.var, var, "{err}");

@@ -1,6 +1,35 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    api_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        name -> Text,
+        token_hash -> Bytea,
+        prefix -> Text,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Uuid,
+        created_at -> Timestamptz,
+        actor_id -> Nullable<Uuid>,
+        actor_name -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<Uuid>,
+        target_name -> Nullable<Text>,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
     expiring_links (id) {
         id -> Uuid,
         image_id -> Uuid,
@@ -50,6 +79,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        window_start -> Timestamptz,
+        last_at -> Timestamptz,
+        attempts -> Int4,
+        blocked_until -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     plans (id) {
         id -> Uuid,
         name -> Text,
@@ -62,6 +101,19 @@ diesel::table! {
         max_images -> Nullable<Int4>,
         max_storage_bytes -> Nullable<Int8>,
         max_uploads_per_hour -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+        last_used_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        client_address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
     }
 }
 
@@ -110,22 +162,30 @@ diesel::table! {
         plan_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        disabled_at -> Nullable<Timestamptz>,
     }
 }
 
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(expiring_links -> images (image_id));
 diesel::joinable!(expiring_links -> users (owner_id));
 diesel::joinable!(images -> users (owner_id));
+diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(thumbnails -> images (image_id));
 diesel::joinable!(upload_counts -> users (user_id));
 diesel::joinable!(upload_slots -> users (owner_id));
 diesel::joinable!(users -> plans (plan_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
+    audit_log,
     expiring_links,
     images,
     jobs,
+    login_throttle,
     plans,
+    sessions,
     thumbnails,
     upload_counts,
     upload_slots,

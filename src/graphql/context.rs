@@ -5,28 +5,30 @@ use std::sync::Arc;
 use async_graphql::Context;
 
 use crate::app::App;
-use crate::db::models::{Plan, User};
+pub use crate::auth::client::ClientInfo;
+pub use crate::auth::viewer::{AuthUser, Credential};
 use crate::error::{AppError, AppResult};
 
-/// Who is asking. Attached to each request by the HTTP handler.
+/// Who is asking. Attached to each request by the HTTP handler, and to each
+/// operation on a WebSocket by `extensions::SocketViewer`.
 #[derive(Clone, Debug)]
 pub enum Viewer {
     /// No `Authorization` header.
     Anonymous,
-    /// A token was sent but is expired, forged or names a deleted user.
+    /// A credential was sent but is expired, forged, revoked, or its user is
+    /// disabled or deleted.
     Invalid,
     User(Arc<AuthUser>),
 }
 
-/// The client's network address (for login rate limiting).
-#[derive(Clone, Copy, Debug)]
-pub struct ClientIp(pub std::net::IpAddr);
-
-/// The authenticated user with their plan, loaded in one query.
-#[derive(Debug)]
-pub struct AuthUser {
-    pub user: User,
-    pub plan: Option<Plan>,
+impl Viewer {
+    pub fn from_resolved(resolved: crate::auth::viewer::Resolved) -> Viewer {
+        match resolved {
+            crate::auth::viewer::Resolved::Anonymous => Viewer::Anonymous,
+            crate::auth::viewer::Resolved::User(user) => Viewer::User(Arc::from(user)),
+            crate::auth::viewer::Resolved::Refused(_) => Viewer::Invalid,
+        }
+    }
 }
 
 pub trait ContextExt {

@@ -89,6 +89,44 @@ fn introspects(set: &SelectionSet) -> bool {
     })
 }
 
+/// The `Authorization` value a WebSocket was opened with (its
+/// `connection_init`), kept in the socket's session data.
+pub struct SocketCredential(pub String);
+
+/// Resolves the viewer afresh for every operation on a WebSocket, so each
+/// runs with the user's current plan and flags (a demoted administrator is
+/// refused, a downgraded plan shows), and a revoked credential is refused
+/// even before the socket is closed. HTTP requests carry their viewer already.
+pub struct SocketViewer;
+
+impl ExtensionFactory for SocketViewer {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(SocketViewer)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for SocketViewer {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: async_graphql::Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<async_graphql::Request> {
+        let mut request = request;
+        if let (Some(credential), Some(app)) = (
+            ctx.data_opt::<SocketCredential>(),
+            ctx.data_opt::<Arc<crate::app::App>>(),
+        ) {
+            let resolved = crate::auth::viewer::resolve(app, Some(&credential.0))
+                .await
+                .map_err(|e| async_graphql::Error::from(e).into_server_error(Default::default()))?;
+            request = request.data(crate::graphql::Viewer::from_resolved(resolved));
+        }
+        next.run(ctx, request).await
+    }
+}
+
 /// Where [`OperationLabels`] leaves the metrics label of a request: the
 /// first root field of the operation that runs, when the schema has it,
 /// else `other`. The label set is the schema's root fields: a client can

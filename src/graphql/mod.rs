@@ -60,8 +60,10 @@ pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscri
 pub fn build_schema(app: Arc<App>) -> AppSchema {
     let mut builder = schema_builder()
         .extension(extensions::ErrorCodes)
+        // Shape first: a refused document costs no viewer lookup.
+        .extension(extensions::QueryShape)
         .extension(extensions::OperationLabels)
-        .extension(extensions::QueryShape);
+        .extension(extensions::SocketViewer);
     if !app.config.introspection {
         builder = builder
             .disable_introspection()

@@ -8,7 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::db::models::{Image, Thumbnail};
+use crate::db::models::{Image, Thumbnail, User};
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::{AuthUser, ContextExt};
 use crate::graphql::guards::Role;
@@ -62,17 +62,22 @@ impl SubscriptionRoot {
     }
 }
 
-/// The image with fresh thumbnails, if still visible to its owner.
+/// The image with fresh thumbnails, if still visible to its owner, as the
+/// owner's current plan shows it (the plan may have changed since the
+/// subscription started; a disabled or deleted owner's socket is closed).
 async fn load(app: &Arc<App>, auth: &AuthUser, id: Uuid) -> AppResult<Option<ImageObject>> {
     let mut conn = app.db().await?;
     let Some(image) = Image::find_visible(&mut conn, auth.user.id, id, app.clock.now()).await?
     else {
         return Ok(None);
     };
+    let Some((_, plan)) = User::find_with_plan(&mut conn, auth.user.id).await? else {
+        return Ok(None);
+    };
     let thumbnails = Thumbnail::for_images(&mut conn, &[id]).await?;
     Ok(Some(ImageObject {
         image,
-        grants: Grants::of(auth.plan.as_ref()),
+        grants: Grants::of(plan.as_ref()),
         thumbnails: Some(thumbnails),
     }))
 }

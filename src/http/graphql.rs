@@ -13,10 +13,9 @@ use axum::response::{IntoResponse, Response};
 use super::HttpState;
 use super::body::{self, BodyLimits};
 use crate::app::App;
-use crate::db::models::User;
 use crate::error::AppError;
 use crate::graphql::Viewer;
-use crate::graphql::context::{AuthUser, ClientIp};
+use crate::graphql::context::ClientInfo;
 use crate::graphql::extensions::{OperationLabel, OperationName};
 use crate::telemetry::metrics;
 
@@ -87,7 +86,7 @@ pub async fn graphql_handler(
     let operation_name = OperationName(request.operation_name.clone());
     let request = request
         .data(viewer)
-        .data(ClientIp(peer.ip()))
+        .data(client_info(app, peer, &headers))
         .data(label.clone())
         .data(operation_name);
     let started = std::time::Instant::now();
@@ -154,39 +153,26 @@ fn error_response(err: AppError) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// Resolves the `Authorization: Bearer` header to a viewer. Any failure makes
-/// the viewer `Invalid`; resolvers that need a user then answer `UNAUTHENTICATED`.
-/// Only a database failure is an error.
+/// The client as far as this server may believe it: `X-Forwarded-For` only
+/// from `TRUSTED_PROXIES`.
+pub fn client_info(app: &App, peer: SocketAddr, headers: &HeaderMap) -> ClientInfo {
+    ClientInfo {
+        ip: crate::auth::client::client_address(peer.ip(), headers, &app.config.trusted_proxies),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect()),
+    }
+}
+
+/// Resolves the `Authorization: Bearer` header (a session's JWT or an API
+/// token) to a viewer. Any failure makes the viewer `Invalid`; resolvers that
+/// need a user then answer `UNAUTHENTICATED`. Only a database failure is an error.
 pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Viewer, AppError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default());
-    authenticate_value(app, value).await
-}
-
-/// The same for an `Authorization` value from elsewhere (the WebSocket
-/// `connection_init` payload).
-pub async fn authenticate_value(app: &App, value: Option<&str>) -> Result<Viewer, AppError> {
-    let Some(value) = value else {
-        return Ok(Viewer::Anonymous);
-    };
-    let Some(token) = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-    else {
-        return Ok(Viewer::Invalid);
-    };
-    let user_id = match app.tokens.verify(token.trim(), app.clock.now()) {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::debug!(error = %e, "token refused");
-            return Ok(Viewer::Invalid);
-        }
-    };
-    let mut conn = app.db().await?;
-    Ok(match User::find_with_plan(&mut conn, user_id).await? {
-        Some((user, plan)) => Viewer::User(Arc::new(AuthUser { user, plan })),
-        // A valid token for a user who has been deleted since.
-        None => Viewer::Invalid,
-    })
+    Ok(Viewer::from_resolved(
+        crate::auth::viewer::resolve(app, value).await?,
+    ))
 }

@@ -1,53 +1,222 @@
-//! `GET /graphql/ws`: GraphQL subscriptions over `graphql-transport-ws`
-//! (and the legacy `graphql-ws`), authenticated in `connection_init` with
+//! `GET /graphql/ws`: GraphQL over `graphql-transport-ws` (and the legacy
+//! `graphql-ws`), authenticated in `connection_init` with
 //! `{ "Authorization": "Bearer <token>" }` (or `{ "token": "<token>" }`).
+//!
+//! The socket is bound to the credential it was opened with. Every
+//! operation resolves the viewer afresh (`extensions::SocketViewer`), and
+//! the socket is closed when the credential ends: `4401` when the session or
+//! token expires or is revoked, `4403` when the user is disabled or
+//! deleted. The check runs when an account event for the user arrives
+//! (Postgres NOTIFY from any server, see `events`), at the credential's
+//! expiry, and every `RECHECK` as a safety net.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::Data;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use axum::extract::{State, WebSocketUpgrade};
-use axum::response::Response;
+use async_graphql::http::{
+    ALL_WEBSOCKET_PROTOCOLS, WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage,
+};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use chrono::{DateTime, Utc};
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
 
 use super::HttpState;
-use super::graphql::authenticate_value;
+use super::graphql::client_info;
+use crate::app::App;
+use crate::auth::viewer::{Refusal, Resolved, resolve};
+use crate::db::models::User;
 use crate::error::AppError;
-use crate::graphql::Viewer;
+use crate::graphql::context::ClientInfo;
+use crate::graphql::extensions::SocketCredential;
+
+/// Token or session expired or revoked.
+pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+/// User disabled or deleted.
+pub const CLOSE_FORBIDDEN: u16 = 4403;
+/// A full re-check this often, in case an account event was missed.
+const RECHECK: Duration = Duration::from_secs(30);
+/// How often expiry is compared with the application clock (no query).
+const TICK: Duration = Duration::from_secs(1);
+
+/// What the socket was opened with.
+#[derive(Clone, Debug)]
+struct Binding {
+    authorization: String,
+    user_id: Uuid,
+    expires_at: Option<DateTime<Utc>>,
+}
 
 pub async fn subscriptions(
     State(state): State<HttpState>,
-    protocol: GraphQLProtocol,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let schema = state.schema.clone();
-    let app = state.app.clone();
+    let protocol = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|protocols| {
+            protocols
+                .split(',')
+                .find_map(|p| p.trim().parse::<WebSocketProtocols>().ok())
+        });
+    let Some(protocol) = protocol else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let client = client_info(&state.app, peer, &headers);
     // A message is a GraphQL request: the same bound as a JSON body (axum's
     // default would buffer 64 MiB per message).
-    let max_message = app.config.max_json_bytes;
+    let max_message = state.app.config.max_json_bytes;
     upgrade
         .max_message_size(max_message)
         .max_frame_size(max_message)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let value = ["Authorization", "authorization"]
-                        .iter()
-                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                        .map(str::to_owned)
-                        .or_else(|| {
-                            payload
-                                .get("token")
-                                .and_then(|v| v.as_str())
-                                .map(|t| format!("Bearer {t}"))
-                        });
-                    let viewer = authenticate_value(&app, value.as_deref()).await?;
-                    if !matches!(viewer, Viewer::User(_)) {
-                        return Err(AppError::Unauthenticated.into());
+        .on_upgrade(move |socket| serve(state, protocol, client, socket))
+}
+
+async fn serve(
+    state: HttpState,
+    protocol: WebSocketProtocols,
+    client: ClientInfo,
+    socket: WebSocket,
+) {
+    let app = state.app.clone();
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|r| futures_util::future::ready(r.is_ok()))
+        .filter_map(|r| {
+            futures_util::future::ready(match r {
+                Ok(m @ (Message::Text(_) | Message::Binary(_))) => Some(m.into_data()),
+                _ => None,
+            })
+        });
+    let (bound_tx, bound_rx) = tokio::sync::watch::channel::<Option<Binding>>(None);
+    let init_app = app.clone();
+    let gql = GqlWebSocket::new(state.schema.clone(), input, protocol).on_connection_init(
+        move |payload| async move {
+            let value = ["Authorization", "authorization"]
+                .iter()
+                .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                .map(str::to_owned)
+                .or_else(|| {
+                    payload
+                        .get("token")
+                        .and_then(|v| v.as_str())
+                        .map(|t| format!("Bearer {t}"))
+                });
+            let Some(value) = value else {
+                return Err(AppError::Unauthenticated.into());
+            };
+            let Resolved::User(auth) = resolve(&init_app, Some(&value)).await? else {
+                return Err(AppError::Unauthenticated.into());
+            };
+            let _ = bound_tx.send(Some(Binding {
+                authorization: value.clone(),
+                user_id: auth.user.id,
+                expires_at: auth.expires_at,
+            }));
+            let mut data = Data::default();
+            data.insert(SocketCredential(value));
+            data.insert(client);
+            Ok(data)
+        },
+    );
+    let mut gql = std::pin::pin!(gql);
+    let mut accounts = app.events.subscribe_accounts();
+    let mut accounts_open = true;
+    let mut tick = tokio::time::interval(TICK);
+    let mut last_check = tokio::time::Instant::now();
+    loop {
+        let mut check = false;
+        tokio::select! {
+            msg = gql.next() => match msg {
+                Some(WsMessage::Text(text)) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
                     }
-                    let mut data = Data::default();
-                    data.insert(viewer);
-                    Ok(data)
-                })
-                .serve()
-        })
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    let _ = sink.send(close(code, &reason)).await;
+                    break;
+                }
+                None => break,
+            },
+            event = accounts.recv(), if accounts_open => match event {
+                Ok(user_id) => {
+                    check = user_id.is_nil()
+                        || bound_rx.borrow().as_ref().is_some_and(|b| b.user_id == user_id);
+                }
+                Err(RecvError::Lagged(_)) => check = true,
+                Err(RecvError::Closed) => accounts_open = false,
+            },
+            _ = tick.tick() => {
+                let expired = bound_rx
+                    .borrow()
+                    .as_ref()
+                    .and_then(|b| b.expires_at)
+                    .is_some_and(|e| e <= app.clock.now());
+                check = expired || last_check.elapsed() >= RECHECK;
+            }
+        }
+        if !check {
+            continue;
+        }
+        let binding = bound_rx.borrow().clone();
+        let Some(binding) = binding else {
+            continue;
+        };
+        last_check = tokio::time::Instant::now();
+        if let Some((code, reason)) = still_allowed(&app, &binding).await {
+            tracing::info!(user.id = %binding.user_id, code, reason, "closing WebSocket");
+            let _ = sink.send(close(code, reason)).await;
+            break;
+        }
+    }
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.to_owned().into(),
+    }))
+}
+
+/// `None` while the socket's credential and user are still good; else the
+/// close code and reason.
+async fn still_allowed(app: &Arc<App>, binding: &Binding) -> Option<(u16, &'static str)> {
+    let resolved = match resolve(app, Some(&binding.authorization)).await {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            // The database is away: keep the socket; its operations fail
+            // until it is back, and the next check decides.
+            tracing::warn!(error = ?e, "cannot re-check a WebSocket's credential");
+            return None;
+        }
+    };
+    match resolved {
+        Resolved::User(_) => None,
+        Resolved::Anonymous => Some((CLOSE_UNAUTHORIZED, "unauthenticated")),
+        Resolved::Refused(Refusal::Disabled) => Some((CLOSE_FORBIDDEN, "user disabled")),
+        Resolved::Refused(Refusal::Expired) => Some((CLOSE_UNAUTHORIZED, "credential expired")),
+        Resolved::Refused(Refusal::Revoked) => Some((CLOSE_UNAUTHORIZED, "credential revoked")),
+        Resolved::Refused(Refusal::Invalid) => {
+            // The session or token row is gone: with its user, or alone.
+            let gone = match app.db().await {
+                Ok(mut conn) => matches!(User::find(&mut conn, binding.user_id).await, Ok(None)),
+                Err(_) => false,
+            };
+            if gone {
+                Some((CLOSE_FORBIDDEN, "user deleted"))
+            } else {
+                Some((CLOSE_UNAUTHORIZED, "credential revoked"))
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@
 pub mod backfill;
 pub mod budget;
 pub mod delete_objects;
+pub mod delete_user_objects;
 pub mod orphans;
 pub mod queue;
 pub mod sweep;
@@ -77,6 +78,11 @@ async fn dispatch(app: &Arc<App>, kind: &str, payload: serde_json::Value) -> Res
         }
         delete_objects::DeleteObjects::NAME => {
             parse::<delete_objects::DeleteObjects>(payload)?
+                .run(app)
+                .await
+        }
+        delete_user_objects::DeleteUserObjects::NAME => {
+            parse::<delete_user_objects::DeleteUserObjects>(payload)?
                 .run(app)
                 .await
         }

@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 use super::delete_objects::DeleteObjects;
 use super::{JobError, JobKind};
 use crate::app::App;
-use crate::db::models::{ExpiringLink, Image, Thumbnail};
+use crate::db::models::{ExpiringLink, Image, LoginThrottle, Session, Thumbnail};
 
 /// Link records are kept this long after they expire or are revoked, so
 /// users still see them listed as expired.
 pub const LINK_RETENTION: chrono::Duration = chrono::Duration::days(7);
+/// Session rows are kept this long after they expire or are revoked.
+pub const SESSION_RETENTION: chrono::Duration = chrono::Duration::days(30);
 const BATCH: i64 = 200;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -94,5 +96,11 @@ pub async fn sweep(app: &Arc<App>) -> Result<SweepReport, JobError> {
     report.uploads = crate::direct_upload::sweep_expired_slots(app, now).await?;
     let mut conn = app.db.get().await?;
     report.links = ExpiringLink::delete_stale(&mut conn, now - LINK_RETENTION).await?;
+    // Ended sessions stay listed for a while (who logged in from where);
+    // idle login counters go once their window has passed.
+    Session::delete_stale(&mut conn, now - SESSION_RETENTION).await?;
+    let window =
+        chrono::Duration::from_std(app.config.login_window).unwrap_or(chrono::Duration::MAX);
+    LoginThrottle::delete_stale(&mut conn, now - window, now).await?;
     Ok(report)
 }

@@ -68,15 +68,21 @@ async fn expired_tampered_foreign_and_unsigned_tokens_are_refused() {
         .expect("uuid");
 
     let now = t.clock.now();
+    let sid = t.app.tokens.verify(&token, now).expect("valid").session_id;
     let expired = t
         .app
         .tokens
-        .issue(user_id, now - Duration::hours(2), now - Duration::hours(1))
+        .issue(
+            user_id,
+            sid,
+            now - Duration::hours(2),
+            now - Duration::hours(1),
+        )
         .expect("issue");
 
     let parts: Vec<&str> = token.split('.').collect();
     let claims = URL_SAFE_NO_PAD.encode(format!(
-        r#"{{"sub":"{user_id}","exp":{},"iat":0,"iss":"image-vault"}}"#,
+        r#"{{"sub":"{user_id}","sid":"{sid}","exp":{},"iat":0,"iss":"image-vault"}}"#,
         now.timestamp() + 999_999
     ));
     let tampered = format!("{}.{}.{}", parts[0], claims, parts[2]);
@@ -86,7 +92,7 @@ async fn expired_tampered_foreign_and_unsigned_tokens_are_refused() {
         claims
     );
     let foreign = image_vault::auth::TokenKeys::new(b"some-other-secret-some-other-secret")
-        .issue(user_id, now, now + Duration::hours(1))
+        .issue(user_id, sid, now, now + Duration::hours(1))
         .expect("issue");
 
     for (what, bad) in [

@@ -200,3 +200,17 @@ impl Image {
         .optional()
     }
 }
+
+impl Image {
+    /// Every image of a user, expired ones included (deleting the user).
+    pub async fn all_of_owner(
+        conn: &mut AsyncPgConnection,
+        owner_id: Uuid,
+    ) -> QueryResult<Vec<Image>> {
+        images::table
+            .filter(images::owner_id.eq(owner_id))
+            .select(Image::as_select())
+            .load(conn)
+            .await
+    }
+}

@@ -117,3 +117,17 @@ impl UploadSlot {
             .await
     }
 }
+
+impl UploadSlot {
+    /// Every slot of a user (their staging objects go when the user does).
+    pub async fn ids_of_owner(
+        conn: &mut AsyncPgConnection,
+        owner_id: Uuid,
+    ) -> QueryResult<Vec<Uuid>> {
+        upload_slots::table
+            .filter(upload_slots::owner_id.eq(owner_id))
+            .select(upload_slots::id)
+            .load(conn)
+            .await
+    }
+}

@@ -16,7 +16,13 @@ pub struct User {
     pub plan_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set while the user may not log in (see `service::disable_user`).
+    pub disabled_at: Option<DateTime<Utc>>,
 }
+
+/// Advisory lock key that serialises changes to who is an enabled
+/// administrator, so two admins cannot demote or delete each other at once.
+const ADMINS_LOCK_KEY: i64 = 0x1a6e_ad01;
 
 #[derive(Insertable)]
 #[diesel(table_name = users)]
@@ -123,6 +129,102 @@ impl User {
             .returning(User::as_returning())
             .get_result(conn)
             .await
+    }
+}
+
+impl User {
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
+
+    /// Takes the administrators lock for the rest of the transaction.
+    pub async fn lock_admins(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({ADMINS_LOCK_KEY})"))
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+
+    /// Enabled administrators other than `except`.
+    pub async fn count_other_enabled_admins(
+        conn: &mut AsyncPgConnection,
+        except: Uuid,
+    ) -> QueryResult<i64> {
+        users::table
+            .filter(users::is_admin.eq(true))
+            .filter(users::disabled_at.is_null())
+            .filter(users::id.ne(except))
+            .count()
+            .get_result(conn)
+            .await
+    }
+
+    /// Locks the user's row for the rest of the transaction.
+    pub async fn find_for_update(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn update_profile(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        username: &str,
+        is_admin: bool,
+        plan_id: Option<Uuid>,
+    ) -> QueryResult<User> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::username.eq(username),
+                users::is_admin.eq(is_admin),
+                users::plan_id.eq(plan_id),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn set_disabled(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        disabled_at: Option<DateTime<Utc>>,
+    ) -> QueryResult<User> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::disabled_at.eq(disabled_at),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn set_password_hash(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        hash: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(hash),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await
+    }
+
+    /// Deletes the row; sessions, tokens, images, links and upload slots go
+    /// with it (`ON DELETE CASCADE`).
+    pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+        diesel::delete(users::table.find(id)).execute(conn).await
     }
 }
 

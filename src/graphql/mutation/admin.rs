@@ -5,6 +5,7 @@ use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::guards::Role;
 use crate::graphql::types::{PlanObject, ThumbnailFormat, UserObject, parse_id};
+use crate::service::Actor;
 
 /// A plan's definition.
 #[derive(InputObject)]
@@ -54,6 +55,10 @@ pub struct CreateUserInput {
     pub plan_id: Option<ID>,
 }
 
+fn actor(ctx: &Context<'_>) -> AppResult<Actor> {
+    Ok(Actor::user(&ctx.auth()?.user))
+}
+
 #[derive(Default)]
 pub struct AdminMutation;
 
@@ -61,7 +66,7 @@ pub struct AdminMutation;
 impl AdminMutation {
     #[graphql(guard = "Role::Admin")]
     async fn create_plan(&self, ctx: &Context<'_>, input: PlanInput) -> AppResult<PlanObject> {
-        let plan = admin::create_plan(ctx.app(), input.into()).await?;
+        let plan = admin::create_plan(ctx.app(), &actor(ctx)?, input.into()).await?;
         Ok((&plan).into())
     }
 
@@ -73,14 +78,15 @@ impl AdminMutation {
         id: ID,
         input: PlanInput,
     ) -> AppResult<PlanObject> {
-        let plan = admin::update_plan(ctx.app(), parse_id(&id)?, input.into()).await?;
+        let plan =
+            admin::update_plan(ctx.app(), &actor(ctx)?, parse_id(&id)?, input.into()).await?;
         Ok((&plan).into())
     }
 
     /// Refused while users hold the plan.
     #[graphql(guard = "Role::Admin")]
     async fn delete_plan(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
-        admin::delete_plan(ctx.app(), parse_id(&id)?).await?;
+        admin::delete_plan(ctx.app(), &actor(ctx)?, parse_id(&id)?).await?;
         Ok(true)
     }
 
@@ -93,6 +99,7 @@ impl AdminMutation {
         let plan_id = input.plan_id.as_ref().map(parse_id).transpose()?;
         let user = admin::create_user(
             ctx.app(),
+            &actor(ctx)?,
             UserSpec {
                 username: input.username,
                 password: input.password,
@@ -114,7 +121,8 @@ impl AdminMutation {
         plan_id: Option<ID>,
     ) -> AppResult<UserObject> {
         let plan_id = plan_id.as_ref().map(parse_id).transpose()?;
-        let user = admin::set_user_plan(ctx.app(), parse_id(&user_id)?, plan_id).await?;
+        let user =
+            admin::set_user_plan(ctx.app(), &actor(ctx)?, parse_id(&user_id)?, plan_id).await?;
         Ok(UserObject { user, plan: None })
     }
 }

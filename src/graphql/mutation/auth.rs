@@ -1,63 +1,62 @@
 use async_graphql::{Context, Object};
 
-use crate::auth::password::MAX_PASSWORD_LEN;
-use crate::auth::{normalize_username, verify_password};
-use crate::db::models::User;
-use crate::error::{AppError, AppResult};
-use crate::graphql::context::{ClientIp, ContextExt};
+use crate::error::AppResult;
+use crate::graphql::context::{ClientInfo, ContextExt};
+use crate::graphql::guards::Role;
 use crate::graphql::types::{AuthPayload, UserObject};
+use crate::service;
 
 #[derive(Default)]
 pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Exchanges a username and password for an access token. A wrong password
-    /// and an unknown user get the same answer, in similar time.
+    /// Exchanges a username and password for an access token and opens a
+    /// session. A wrong password and an unknown user get the same answer, in
+    /// similar time; too many attempts get `TOO_MANY_REQUESTS`.
     async fn login(
         &self,
         ctx: &Context<'_>,
         username: String,
         #[graphql(secret)] password: String,
     ) -> AppResult<AuthPayload> {
-        let app = ctx.app();
-        if password.len() > MAX_PASSWORD_LEN || username.len() > 256 {
-            return Err(AppError::Unauthenticated);
-        }
-        let name = normalize_username(&username);
-        let ip = ctx.data_opt::<ClientIp>().map(|c| c.0);
-        if let Err(wait) = app.login_limiter.check(ip, &name, app.clock.now()) {
-            tracing::warn!(username = %name, ip = ?ip, "login rate limited");
-            return Err(AppError::TooManyRequests(format!(
-                "too many login attempts; try again in {wait} seconds"
-            )));
-        }
-        let user = {
-            let mut conn = app.db().await?;
-            User::find_by_username(&mut conn, &name).await?
-        };
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let ok = tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
-            .await
-            .map_err(AppError::internal)?;
-        let Some(user) = user.filter(|_| ok) else {
-            tracing::info!(username = %name, "login failed");
-            app.login_limiter.record_failure(&name, app.clock.now());
-            return Err(AppError::Unauthenticated);
-        };
-        app.login_limiter.record_success(&name);
-        let now = app.clock.now();
-        let expires_at =
-            now + chrono::Duration::from_std(app.config.token_ttl).map_err(AppError::internal)?;
-        let token = app
-            .tokens
-            .issue(user.id, now, expires_at)
-            .map_err(AppError::internal)?;
-        tracing::info!(user.id = %user.id, "login");
+        let client = ctx.data_opt::<ClientInfo>();
+        let done = service::login::login(ctx.app(), &username, password, client).await?;
         Ok(AuthPayload {
-            token,
-            expires_at,
-            user: UserObject { user, plan: None },
+            token: done.token,
+            expires_at: done.expires_at,
+            user: UserObject {
+                user: done.user,
+                plan: None,
+            },
         })
+    }
+
+    /// Ends the session (or revokes the API token) this request was made with.
+    #[graphql(guard = "Role::User")]
+    async fn logout(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        service::sessions::logout(ctx.app(), ctx.auth()?).await?;
+        Ok(true)
+    }
+
+    /// Changes your password. Every other session and every API token of
+    /// yours stops working; this session stays.
+    #[graphql(guard = "Role::User")]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] current_password: String,
+        #[graphql(secret)] new_password: String,
+    ) -> AppResult<bool> {
+        let client = ctx.data_opt::<ClientInfo>();
+        service::passwords::change_password(
+            ctx.app(),
+            ctx.auth()?,
+            client,
+            current_password,
+            new_password,
+        )
+        .await?;
+        Ok(true)
     }
 }

@@ -1,5 +1,7 @@
 //! Query root, merged from one object per domain.
 
+mod account;
+mod audit;
 mod image;
 mod link;
 mod plan;
@@ -10,7 +12,9 @@ use async_graphql::MergedObject;
 #[derive(MergedObject, Default)]
 pub struct Query(
     user::UserQuery,
+    account::AccountQuery,
     image::ImageQuery,
     link::LinkQuery,
     plan::PlanQuery,
+    audit::AuditQuery,
 );

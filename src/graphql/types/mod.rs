@@ -1,14 +1,18 @@
 //! GraphQL output and input types.
 
+mod audit;
 mod image;
 mod link;
 mod plan;
+mod session;
 mod upload;
 mod user;
 
+pub use audit::AuditEntryObject;
 pub use image::{Grants, ImageObject, ThumbnailObject, ThumbnailStatus};
 pub use link::LinkObject;
 pub use plan::{PlanObject, ThumbnailFormat};
+pub use session::{ApiTokenObject, CreatedApiToken, SessionObject};
 pub use upload::{UploadHeader, UploadTargetObject};
 pub use user::{AuthPayload, UserObject};
 

@@ -33,6 +33,15 @@ impl UserObject {
         self.user.created_at
     }
 
+    /// A disabled user cannot log in, and has no live sessions or tokens.
+    async fn disabled(&self) -> bool {
+        self.user.is_disabled()
+    }
+
+    async fn disabled_at(&self) -> Option<DateTime<Utc>> {
+        self.user.disabled_at
+    }
+
     async fn plan(&self, ctx: &Context<'_>) -> AppResult<Option<PlanObject>> {
         if let Some(plan) = &self.plan {
             return Ok(Some(plan.into()));
