@@ -91,6 +91,9 @@ pub fn plan_snapshot(plan: &Plan) -> Value {
         "originalLink": plan.original_link,
         "expiringLinks": plan.expiring_links,
         "thumbnailFormat": plan.thumbnail_format,
+        "maxImages": plan.max_images,
+        "maxStorageBytes": plan.max_storage_bytes,
+        "maxUploadsPerHour": plan.max_uploads_per_hour,
     })
 }
 
