@@ -32,6 +32,8 @@ pub struct App {
     passwords: tokio::sync::Semaphore,
     /// Bounds the memory that decoding jobs may hold at once.
     pub decode_budget: crate::jobs::budget::MemoryBudget,
+    /// The last readiness check (see `service::operations::readiness`).
+    pub ready: crate::service::operations::ReadyCache,
 }
 
 /// Why CPU work handed to [`App::run_cpu`] did not return.
@@ -84,6 +86,7 @@ impl App {
             cpu: tokio::sync::Semaphore::new(cores),
             passwords: tokio::sync::Semaphore::new(cores),
             decode_budget: crate::jobs::budget::MemoryBudget::new(config_budget),
+            ready: Default::default(),
         }))
     }
 

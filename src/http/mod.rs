@@ -32,7 +32,6 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct HttpState {
     pub app: Arc<App>,
     pub schema: AppSchema,
-    pub ready: Arc<health::ReadyCache>,
 }
 
 /// CORS is closed unless `CORS_ALLOWED_ORIGINS` lists origins.
@@ -61,7 +60,6 @@ pub fn router(app: Arc<App>) -> Router {
     let state = HttpState {
         schema: build_schema(app.clone()),
         app,
-        ready: Arc::default(),
     };
     let mut router = Router::new();
     // With METRICS_BIND, /metrics is only on that address (`serve_metrics`).
@@ -123,7 +121,6 @@ pub async fn serve_metrics(app: &Arc<App>) -> std::io::Result<Option<AbortOnDrop
     let state = HttpState {
         schema: build_schema(app.clone()),
         app: app.clone(),
-        ready: Arc::default(),
     };
     let router = Router::new()
         .route("/metrics", get(metrics::metrics))

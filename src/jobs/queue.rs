@@ -215,3 +215,74 @@ pub async fn pending_count(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
         .get_result(conn)
         .await
 }
+
+/// A job that failed for good, for operators.
+#[derive(Debug, QueryableByName)]
+pub struct FailedJob {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Jsonb)]
+    pub payload: serde_json::Value,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub last_error: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+}
+
+/// The newest failed jobs.
+pub async fn failed(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<FailedJob>> {
+    diesel::sql_query(
+        "SELECT id, kind, payload, attempts, last_error, created_at FROM jobs
+          WHERE status = 'failed' ORDER BY created_at DESC, id DESC LIMIT $1",
+    )
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
+/// Queues a failed job again with fresh attempts; `None` when there is no
+/// such failed job. When a twin with the same dedupe key is already
+/// waiting, the failed one is dropped instead: the twin does the work.
+pub async fn requeue_failed(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<FailedJob>> {
+    let job: Option<FailedJob> = diesel::sql_query(
+        "SELECT id, kind, payload, attempts, last_error, created_at FROM jobs
+          WHERE id = $1 AND status = 'failed' FOR UPDATE",
+    )
+    .bind::<BigInt, _>(id)
+    .get_result(conn)
+    .await
+    .optional()?;
+    let Some(job) = job else {
+        return Ok(None);
+    };
+    let requeued = diesel::sql_query(format!(
+        "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2,
+                fair_seq = (SELECT {NEXT_FAIR_SEQ_OF_ROW})
+          WHERE id = $1
+            AND NOT EXISTS (SELECT 1 FROM jobs t WHERE t.status = 'queued'
+                             AND t.dedupe_key = jobs.dedupe_key)"
+    ))
+    .bind::<BigInt, _>(id)
+    .bind::<Timestamptz, _>(now)
+    .execute(conn)
+    .await?;
+    if requeued == 0 {
+        complete(conn, id).await?;
+    }
+    diesel::sql_query(format!("NOTIFY {CHANNEL}"))
+        .execute(conn)
+        .await?;
+    Ok(Some(job))
+}
+
+/// The queue's virtual time, for a job queued again.
+const NEXT_FAIR_SEQ_OF_ROW: &str =
+    "COALESCE((SELECT min(fair_seq) FROM jobs WHERE status = 'queued'), 0)";

@@ -9,6 +9,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod delete_user;
 pub mod login;
+pub mod operations;
 pub mod passwords;
 pub mod quota;
 pub mod sessions;

@@ -17,6 +17,7 @@ mod integrity;
 mod jobs;
 mod links;
 mod metrics;
+mod operations;
 mod read_path;
 mod schema;
 mod secrets;

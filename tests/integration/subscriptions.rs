@@ -9,29 +9,11 @@ use image_vault::clock::Clock;
 use image_vault::config::Config;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::support::{TEST_SECRET, TestApp, images};
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::support::{TEST_SECRET, TestApp, Ws, images, ws_connect};
 
 async fn connect(t: &TestApp, init: Value) -> Ws {
-    let url = format!("{}/graphql/ws", t.base.replace("http://", "ws://"));
-    let mut req = url.into_client_request().expect("request");
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("connect");
-    ws.send(Message::text(
-        json!({ "type": "connection_init", "payload": init }).to_string(),
-    ))
-    .await
-    .expect("init");
-    ws
+    ws_connect(&t.base, init).await
 }
 
 /// The next JSON message, or None when the socket closes.

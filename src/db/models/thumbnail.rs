@@ -161,4 +161,21 @@ impl Thumbnail {
         .execute(conn)
         .await
     }
+
+    /// Puts an image's FAILED thumbnails back to PENDING (an operator
+    /// retries their job).
+    pub async fn reset_failed(conn: &mut AsyncPgConnection, image_id: Uuid) -> QueryResult<usize> {
+        diesel::update(
+            thumbnails::table
+                .filter(thumbnails::image_id.eq(image_id))
+                .filter(thumbnails::status.eq(FAILED)),
+        )
+        .set((
+            thumbnails::status.eq(PENDING),
+            thumbnails::error.eq(None::<String>),
+            thumbnails::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+    }
 }

@@ -8,6 +8,7 @@ use crate::graphql::guards::Role;
 use crate::graphql::types::{Grants, ImageObject, parse_id};
 use crate::jobs::delete_objects::DeleteObjects;
 use crate::jobs::queue;
+use crate::service::audit::{self, Actor, Change};
 use crate::upload::{IncomingFile, store_images};
 
 #[derive(Default)]
@@ -81,16 +82,37 @@ impl ImageMutation {
             .collect())
     }
 
-    /// Deletes one of your images. Its objects are removed by a background
-    /// job, so an object-storage outage does not fail this call.
+    /// Deletes one of your images (administrators: anyone's, audited). Its
+    /// objects are removed by a background job, so an object-storage outage
+    /// does not fail this call.
     #[graphql(guard = "Role::User")]
     async fn delete_image(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
         let auth = ctx.auth()?;
         let app = ctx.app();
         let id = parse_id(&id).map_err(|_| AppError::NotFound)?;
-        let owner = auth.user.id;
         let now = app.clock.now();
         let mut conn = app.db().await?;
+        let mut owner = auth.user.id;
+        if auth.user.is_admin
+            && let Some(image) = Image::find(&mut conn, id).await?
+            && image.owner_id != owner
+        {
+            owner = image.owner_id;
+            audit::record(
+                &mut conn,
+                &Actor::user(&auth.user),
+                now,
+                Change {
+                    action: "image.delete",
+                    target_type: "image",
+                    target_id: Some(image.id),
+                    target_name: Some(&image.filename),
+                    before: Some(serde_json::json!({ "ownerId": image.owner_id })),
+                    after: None,
+                },
+            )
+            .await?;
+        }
         let deleted = conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
                 let thumbs = Thumbnail::for_images(conn, &[id]).await?;

@@ -6,6 +6,7 @@ mod auth;
 mod direct;
 mod image;
 mod link;
+mod operations;
 mod users;
 
 use async_graphql::MergedObject;
@@ -19,4 +20,5 @@ pub struct Mutation(
     link::LinkMutation,
     admin::AdminMutation,
     users::UsersMutation,
+    operations::OperationsMutation,
 );

@@ -4,6 +4,7 @@ mod account;
 mod audit;
 mod image;
 mod link;
+mod operations;
 mod plan;
 mod user;
 
@@ -17,4 +18,5 @@ pub struct Query(
     link::LinkQuery,
     plan::PlanQuery,
     audit::AuditQuery,
+    operations::OperationsQuery,
 );

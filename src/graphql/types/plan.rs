@@ -25,7 +25,7 @@ impl ThumbnailFormat {
 /// A subscription plan: the thumbnail heights its users get, and whether they
 /// may see a link to the original and create expiring links.
 #[derive(SimpleObject, Clone)]
-#[graphql(name = "Plan")]
+#[graphql(name = "Plan", complex)]
 pub struct PlanObject {
     pub id: ID,
     pub name: String,
@@ -62,5 +62,18 @@ impl From<&Plan> for PlanObject {
                 .map(|b| i32::try_from(b >> 20).unwrap_or(i32::MAX)),
             max_uploads_per_hour: p.max_uploads_per_hour,
         }
+    }
+}
+
+#[async_graphql::ComplexObject]
+impl PlanObject {
+    /// How many users hold the plan (administrators only).
+    #[graphql(guard = "crate::graphql::guards::Role::Admin")]
+    async fn user_count(&self, ctx: &async_graphql::Context<'_>) -> crate::error::AppResult<i32> {
+        use crate::graphql::context::ContextExt as _;
+        let id = super::parse_id(&self.id)?;
+        let mut conn = ctx.app().db().await?;
+        let n = Plan::holders(&mut conn, id).await?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }

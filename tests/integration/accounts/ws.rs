@@ -7,14 +7,10 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 use super::*;
-use crate::support::PASSWORD;
 use crate::support::process::{Process, ProcessEnv};
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::support::{PASSWORD, Ws, ws_connect};
 
 /// How long the server may take to close a socket after a revocation
 /// (the safety re-check runs every 30 s: this proves the event path).
@@ -24,19 +20,11 @@ const REPLY_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A socket, initialised and acknowledged, with `token`.
 async fn open(t: &TestApp, token: &str) -> Ws {
-    let url = format!("{}/graphql/ws", t.base.replace("http://", "ws://"));
-    let mut req = url.into_client_request().expect("request");
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("connect");
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-    ws.send(Message::text(init.to_string()))
-        .await
-        .expect("init");
+    let mut ws = ws_connect(
+        &t.base,
+        json!({ "Authorization": format!("Bearer {token}") }),
+    )
+    .await;
     match next(&mut ws).await {
         Event::Json(ack) => assert_eq!(ack["type"], "connection_ack", "{ack}"),
         other => panic!("no ack: {other:?}"),

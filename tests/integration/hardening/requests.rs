@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::support::process::{Process, ProcessEnv, free_port};
-use crate::support::{TestApp, TestDb, error_code, images};
+use crate::support::{TestApp, TestDb, error_code, images, ws_connect};
 
 /// `{"query":"{__typename}","variables":{"a":[0,0,0,...]}}` of about `size` bytes.
 fn json_bomb(size: usize) -> Vec<u8> {
@@ -173,25 +173,14 @@ async fn oversized_multipart_operations_and_map_fields_are_refused() {
 
 #[tokio::test]
 async fn an_oversized_websocket_message_closes_the_socket() {
-    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    use tokio_tungstenite::tungstenite::Message;
     let t = TestApp::new().await;
     let token = t.user("wsbig", "Basic").await;
-    let mut request = format!("{}/graphql/ws", t.base.replace("http://", "ws://"))
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
-    ws.send(Message::text(
-        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } })
-            .to_string(),
-    ))
-    .await
-    .expect("init");
+    let mut ws = ws_connect(
+        &t.base,
+        json!({ "Authorization": format!("Bearer {token}") }),
+    )
+    .await;
     let ack = ws.next().await.expect("ack").expect("ack frame");
     assert!(ack.to_text().unwrap_or_default().contains("connection_ack"));
     let big = String::from_utf8(json_bomb(1 << 20)).expect("utf-8");

@@ -330,3 +330,31 @@ impl Drop for TestApp {
         self.server.abort();
     }
 }
+
+/// A client WebSocket as tokio-tungstenite opens it.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `/graphql/ws` on the server at `base` with the
+/// `graphql-transport-ws` protocol and sends `connection_init` with `init`
+/// as its payload (the answer is the caller's to read).
+pub async fn ws_connect(base: &str, init: Value) -> Ws {
+    use futures_util::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let url = format!("{}/graphql/ws", base.replace("http://", "ws://"));
+    let mut req = url.into_client_request().expect("request");
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("connect");
+    ws.send(Message::text(
+        json!({ "type": "connection_init", "payload": init }).to_string(),
+    ))
+    .await
+    .expect("init");
+    ws
+}
