@@ -629,6 +629,10 @@ test('the administrator sets quotas on plan "Gallery"; carol sees them, and an u
   assert.equal(await row.locator('td[data-label="Quotas"]').textContent(),
     `${count} image${count === 1 ? '' : 's'}, 100 MiB, 50 uploads an hour`);
   assert.equal(await page.locator('tr[data-plan="Basic"] td[data-label="Quotas"]').count(), 1);
+  // How many hold each plan (Plan.userCount), when the server says.
+  if (await page.locator('th', { hasText: /^Users$/ }).count()) {
+    assert.equal(await row.locator('td[data-label="Users"]').textContent(), '1');
+  }
 
   await carol.reload();
   const images = carol.locator('[data-usage="Images"] .usage-words');
@@ -733,7 +737,14 @@ test("the administrator disables carol and her open page ends up signed out; ena
   await s.carol2.context.close();
 });
 
-test('the Operations page shows the job queue and readiness', async (t) => {
+/** A PNG whose header passes the upload checks and whose pixels do not decode. */
+function corruptPng() {
+  const png = makePng(64, 64);
+  for (let i = 60; i < png.length - 20; i++) png[i] = 0x5a;
+  return png;
+}
+
+test('the Operations page shows the job queue and readiness; a failed job shows its error and is retried', async (t) => {
   const { page, context } = s.admin;
   await page.getByRole('link', { name: 'Operations' }).click();
   await page.getByRole('heading', { level: 1, name: 'Operations' }).waitFor();
@@ -749,7 +760,33 @@ test('the Operations page shows the job queue and readiness', async (t) => {
     assert.match(await page.locator(`[data-stat="${stat}"] dd`).textContent(), /^\d+$/);
   }
   await page.getByRole('heading', { name: 'Failed jobs' }).waitFor();
+
+  // An image whose thumbnails cannot be made: its job fails for good.
+  const token = await login(ADMIN.username, ADMIN.password);
+  const form = new FormData();
+  form.append('operations', JSON.stringify({ query: 'mutation($f: Upload!) { uploadImage(file: $f) { id } }', variables: { f: null } }));
+  form.append('map', JSON.stringify({ 0: ['variables.f'] }));
+  form.append('0', new Blob([corruptPng()], { type: 'image/png' }), 'broken.png');
+  const res = await fetch(`${BASE_URL}/graphql`, {
+    method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Apollo-Require-Preflight': 'true' }, body: form,
+  });
+  const uploaded = await res.json();
+  assert.ok(uploaded.data?.uploadImage?.id, JSON.stringify(uploaded));
+  const failed = page.locator('.jobs-table tbody tr').first();
+  for (let i = 0; i < 50 && !(await failed.count()); i++) {
+    await page.getByRole('button', { name: 'Check again' }).click();
+    await page.waitForFunction(() => !document.querySelector('button[disabled]'));
+    if (!(await failed.count())) await new Promise((r) => setTimeout(r, 200));
+  }
+  await failed.waitFor();
+  assert.match(await failed.locator('td[data-label="Job"]').textContent(), /make_thumbnails/);
+  assert.notEqual((await failed.locator('td[data-label="Last error"]').textContent()).trim(), '—');
+  assert.notEqual(await page.locator('[data-stat="failed"] dd').textContent(), '0');
   await screenshots(page, 'admin-operations');
+  const id = await failed.getAttribute('data-job');
+  await page.getByRole('button', { name: `Retry job ${id}` }).click();
+  await page.getByRole('status').filter({ hasText: `(${id}) queued again.` }).waitFor();
+  await gqlAs(token, 'mutation($id: ID!) { deleteImage(id: $id) }', { id: uploaded.data.uploadImage.id });
   assert.deepEqual(s.admin.problems, []);
   await context.close();
 });

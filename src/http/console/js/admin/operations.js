@@ -8,7 +8,7 @@ import { html, Note, formatDate, useEffect, useState, useTitle, useFocusHeading 
 
 /**
  * @typedef {{ id: string, kind: string, attempts: number, lastError: string | null, createdAt: string }} FailedJob
- * @typedef {{ queued: number, running: number, failed: number, oldestQueuedSeconds: number | null, failedJobs: FailedJob[] }} Queue
+ * @typedef {{ queued: number, running: number, failed: number, oldestQueuedSeconds: number, failedJobs: FailedJob[] }} Queue
  */
 
 const OPERATIONS = `query Operations { queue { queued running failed oldestQueuedSeconds
@@ -17,7 +17,7 @@ const RETRY = `mutation Retry($id: ID!) { retryJob(id: $id) }`;
 
 /** "42 s", "5 min", "3 h". @param {number | null} s */
 function age(s) {
-  if (s === null || s === undefined) return 'none waiting';
+  if (!s) return 'none waiting';
   if (s < 120) return `${Math.round(s)} s`;
   if (s < 7200) return `${Math.round(s / 60)} min`;
   return `${Math.round(s / 3600)} h`;
