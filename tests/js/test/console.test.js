@@ -737,6 +737,26 @@ test("the administrator disables carol and her open page ends up signed out; ena
   await s.carol2.context.close();
 });
 
+test('the administrator deletes a user after a confirmation that says what goes with them', async () => {
+  const { page } = s.admin;
+  const name = `pager-00-${process.pid}`;
+  await page.goto(`${BASE_URL}/admin#/users`);
+  await page.locator(`tr[data-username="${name}"]`).waitFor();
+  await page.getByRole('link', { name: `Manage ${name}`, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name, exact: true }).waitFor();
+  await page.getByRole('button', { name: `Delete ${name}…` }).click();
+  const question = page.getByRole('group').filter({ hasText: `Delete ${name} for good?` });
+  await question.waitFor();
+  assert.match(await question.textContent(), /0 images and every thumbnail, expiring link, unfinished upload, session and API token/);
+  await page.waitForFunction(() => document.activeElement?.textContent === 'Keep');
+  await page.getByRole('button', { name: `Yes, delete ${name}` }).click();
+  await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+  await page.getByRole('status').filter({ hasText: `Deleted ${name} and everything of theirs.` }).waitFor();
+  await page.locator('tr[data-username]').first().waitFor();
+  assert.equal(await page.locator(`tr[data-username="${name}"]`).count(), 0);
+  assert.deepEqual(s.admin.problems, []);
+});
+
 /** A PNG whose header passes the upload checks and whose pixels do not decode. */
 function corruptPng() {
   const png = makePng(64, 64);

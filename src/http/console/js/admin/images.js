@@ -108,7 +108,7 @@ function UserImages({ userId }) {
   return html`<main id="main" class="page">
     <p><a href=${`#/users/${encodeURIComponent(userId)}`}>← ${name ?? 'The user'}'s page</a></p>
     <h1 tabindex="-1" ref=${heading}>Images of ${name ?? '…'}</h1>
-    <p class="hint">Newest first, with the thumbnails of your own plan's heights.</p>
+    <p class="hint">Newest first, without expired ones, with the thumbnails their plan grants.</p>
     ${unsupported && html`<${Note} kind="info">This server does not offer other users' images yet (it needs <code>userImages</code>).<//>`}
     <${Note} kind="ok">${status}<//>
     <${Note} kind="error">${error}<//>

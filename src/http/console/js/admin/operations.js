@@ -17,7 +17,7 @@ const RETRY = `mutation Retry($id: ID!) { retryJob(id: $id) }`;
 
 /** "42 s", "5 min", "3 h". @param {number | null} s */
 function age(s) {
-  if (!s) return 'none waiting';
+  if (!s) return 'none due';
   if (s < 120) return `${Math.round(s)} s`;
   if (s < 7200) return `${Math.round(s / 60)} min`;
   return `${Math.round(s / 3600)} h`;
@@ -90,7 +90,7 @@ export function OperationsPage() {
         <div data-stat="queued"><dt>Queued</dt><dd>${q.queued}</dd></div>
         <div data-stat="running"><dt>Running</dt><dd>${q.running}</dd></div>
         <div data-stat="failed"><dt>Failed</dt><dd>${q.failed}</dd></div>
-        <div data-stat="oldest"><dt>Oldest queued</dt><dd>${age(q.oldestQueuedSeconds)}</dd></div>
+        <div data-stat="oldest"><dt>Oldest due job waiting</dt><dd>${age(q.oldestQueuedSeconds)}</dd></div>
       </dl>
       <h3>Failed jobs</h3>
       ${q.failedJobs.length === 0

@@ -8,7 +8,7 @@ import { describe } from '../errors.js';
 import { html, Note, Confirm, formatDate, useEffect, useState, useTitle, useFocusHeading } from '../ui.js';
 import { USAGE_FIELDS, UsageSummary } from '../usage.js';
 import { Sessions, TokenList, SESSION_FIELDS, TOKEN_FIELDS } from '../user/account.js';
-import { UserStatus } from './users.js';
+import { UserStatus, flashOnUsers } from './users.js';
 
 /** @typedef {import('../session.js').User & { usage: import('../usage.js').Usage }} FullUser */
 
@@ -238,6 +238,7 @@ function DeleteUser({ user, onError }) {
     onError(null);
     try {
       await gql(DELETE, { id: user.id });
+      flashOnUsers(`Deleted ${user.username} and everything of theirs.`);
       location.hash = '#/users';
     } catch (err) {
       setAsking(false);

@@ -20,6 +20,14 @@ const SET_PLAN = `mutation SetPlan($userId: ID!, $planId: ID) {
   setUserPlan(userId: $userId, planId: $planId) { id plan { id name thumbnailHeights originalLink expiringLinks thumbnailFormat } } }`;
 const CREATE_USER = `mutation CreateUser($input: CreateUserInput!) { createUser(input: $input) { id username } }`;
 
+/** A one-off message for the users page (after a user is deleted on their page). */
+let flash = /** @type {string | null} */ (null);
+
+/** @param {string} message */
+export function flashOnUsers(message) {
+  flash = message;
+}
+
 /** @param {{ me: User }} props */
 export function UsersPage({ me }) {
   useTitle('Users');
@@ -33,7 +41,11 @@ export function UsersPage({ me }) {
   const [filter, setFilter] = useState('');
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState(/** @type {string | null} */ (null));
-  const [status, setStatus] = useState(/** @type {string | null} */ (null));
+  const [status, setStatus] = useState(() => {
+    const m = flash;
+    flash = null;
+    return m;
+  });
 
   /** @param {(string | null)[]} stack */
   async function load(stack) {
