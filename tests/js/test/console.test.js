@@ -732,6 +732,40 @@ test("the administrator disables carol and her open page ends up signed out; ena
   await page.getByRole('status').filter({ hasText: `${CAROL.username} is enabled` }).waitFor();
   await logIn(carol, '/', CAROL);
   await carol.getByRole('heading', { level: 1, name: 'Your images' }).waitFor();
+
+  // Disabled while a subscription is open (thumbnails on their way): the
+  // server closes the socket (4401) and the page signs out at once, with no
+  // action of hers. The page's WebSocket is watched for its close code.
+  await carol.evaluate(() => {
+    const Native = window.WebSocket;
+    window.__closes = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('close', (e) => window.__closes.push(e.code));
+      }
+    };
+  });
+  let subscribed;
+  const started = new Promise((resolve) => { subscribed = resolve; });
+  carol.on('websocket', (ws) => ws.on('framesent', (f) => {
+    if (String(f.payload).includes('"subscribe"')) subscribed();
+  }));
+  const side = 1000;
+  await carol.locator('input[type="file"]').setInputFiles(['a', 'b', 'c'].map((n) => (
+    { name: `noise-${n}.png`, mimeType: 'image/png', buffer: makePng(side, side, { noise: true }) })));
+  await started;
+  const admin = await login(ADMIN.username, ADMIN.password);
+  const carolId = (await carol.evaluate(() => JSON.parse(sessionStorage.getItem('image-vault.session')).user.id));
+  const disabled = await gqlAs(admin, 'mutation($id: ID!) { disableUser(id: $id) { disabled } }', { id: carolId });
+  assert.equal(disabled.data?.disableUser?.disabled, true, JSON.stringify(disabled));
+  await carol.getByRole('heading', { level: 1, name: 'Log in to image-vault' }).waitFor({ timeout: 10_000 });
+  await carol.getByText('You have been signed out').waitFor();
+  const closes = await carol.evaluate(() => window.__closes);
+  assert.ok(closes.includes(4401) || closes.includes(4403), `the server closed the socket for the session: ${closes}`);
+  const enabled = await gqlAs(admin, 'mutation($id: ID!) { enableUser(id: $id) { disabled } }', { id: carolId });
+  assert.equal(enabled.data?.enableUser?.disabled, false);
+
   assert.deepEqual(s.admin.problems, []);
   assert.deepEqual(s.carol2.problems, []);
   await s.carol2.context.close();
@@ -835,7 +869,8 @@ test('every console page has no serious or critical axe-core findings, at deskto
     await assertAccessible(admin, 'admin plan editor');
     await screenshots(admin, 'admin-plan-editor');
     await openCarol(admin);
-    await admin.locator('.sessions-table').waitFor();
+    // Disabled and enabled again, she has no live session now.
+    await admin.getByText('No live sessions.').waitFor();
     await admin.getByRole('button', { name: `Delete ${CAROL.username}…` }).click();
     await admin.getByText('With them go their').waitFor();
     await assertAccessible(admin, 'admin user page');
