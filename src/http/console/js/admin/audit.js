@@ -13,22 +13,36 @@ const PAGE = 25;
 const AUDIT = `query Audit($first: Int!, $after: String) { auditLog(first: $first, after: $after) {
   pageInfo { hasNextPage endCursor } nodes { id createdAt actorName action targetType targetName before after } } }`;
 
-/** Words for the actions the server records; unknown ones are shown as they are. */
-const ACTIONS = /** @type {Record<string, string>} */ ({
-  'user.create': 'created user',
-  'user.update': 'changed user',
-  'user.disable': 'disabled user',
-  'user.enable': 'enabled user',
-  'user.delete': 'deleted user',
-  'user.password_reset': 'reset the password of',
-  'user.set_plan': 'changed the plan of',
-  'plan.create': 'created plan',
-  'plan.update': 'changed plan',
-  'plan.delete': 'deleted plan',
-  'session.revoke': 'signed out a session of',
-  'api_token.create': 'created an API token for',
-  'api_token.revoke': 'revoked an API token of',
-});
+/**
+ * Words for the actions the server records, as [verb, preposition before
+ * the target's name]; unknown actions are shown as they are.
+ * @type {Record<string, [string, string]>}
+ */
+const ACTIONS = {
+  'user.create': ['created user', ''],
+  'user.update': ['changed user', ''],
+  'user.disable': ['disabled user', ''],
+  'user.enable': ['enabled user', ''],
+  'user.delete': ['deleted user', ''],
+  'user.password_reset': ['reset the password', 'of'],
+  'user.password_change': ['changed the password', 'of'],
+  'user.set_plan': ['changed the plan', 'of'],
+  'plan.create': ['created plan', ''],
+  'plan.update': ['changed plan', ''],
+  'plan.delete': ['deleted plan', ''],
+  'session.revoke': ['signed out a session', 'of'],
+  'api_token.create': ['created the API token', ''],
+  'api_token.revoke': ['revoked the API token', ''],
+  'image.delete': ['deleted image', ''],
+  'job.retry': ['retried job', ''],
+};
+
+/** "reset the password of carol". @param {AuditEntry} e */
+function what(e) {
+  const [verb, prep] = ACTIONS[e.action] ?? [e.action, ''];
+  if (!e.targetName) return html`${verb}`;
+  return html`${verb}${prep ? ` ${prep}` : ''} <strong>${e.targetName}</strong>`;
+}
 
 /** @param {unknown} v */
 function show(v) {
@@ -88,8 +102,7 @@ export function AuditPage() {
           return html`<tr key=${e.id} data-action=${e.action}>
             <td data-label="When"><time datetime=${e.createdAt}>${formatDate(e.createdAt)}</time></td>
             <td data-label="Who">${e.actorName}</td>
-            <td data-label="What">${ACTIONS[e.action] ?? e.action} <strong>${e.targetName ?? e.targetType}</strong>
-              <span class="muted"> (${e.action})</span></td>
+            <td data-label="What">${what(e)} <span class="muted">(${e.action})</span></td>
             <td data-label="Changes">${lines.length ? html`<p class="json">${lines.join('\n')}</p>` : html`<span class="muted">—</span>`}</td>
           </tr>`;
         })}
