@@ -47,6 +47,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("js/login.js", JS, include_bytes!("console/js/login.js")),
     ("js/session.js", JS, include_bytes!("console/js/session.js")),
     ("js/ui.js", JS, include_bytes!("console/js/ui.js")),
+    ("js/usage.js", JS, include_bytes!("console/js/usage.js")),
     (
         "js/user/main.js",
         JS,
@@ -98,9 +99,29 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("console/js/admin/plans.js"),
     ),
     (
-        "js/admin/pending.js",
+        "js/admin/user.js",
         JS,
-        include_bytes!("console/js/admin/pending.js"),
+        include_bytes!("console/js/admin/user.js"),
+    ),
+    (
+        "js/admin/images.js",
+        JS,
+        include_bytes!("console/js/admin/images.js"),
+    ),
+    (
+        "js/admin/operations.js",
+        JS,
+        include_bytes!("console/js/admin/operations.js"),
+    ),
+    (
+        "js/admin/audit.js",
+        JS,
+        include_bytes!("console/js/admin/audit.js"),
+    ),
+    (
+        "js/admin/plan-counts.js",
+        JS,
+        include_bytes!("console/js/admin/plan-counts.js"),
     ),
     (
         "vendor/preact.mjs",

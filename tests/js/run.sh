@@ -112,7 +112,7 @@ mkdir -p "$ARTIFACT_DIR"
 say "node --test"
 cd "$here"
 set +e
-node --test --test-concurrency=1 --test-timeout=120000 "${@:-test/}"
+node --test --test-concurrency=1 --test-timeout=300000 "${@:-test/}"
 rc=$?
 set -e
 exit $rc

@@ -14,6 +14,8 @@ import { assertAccessible, guardedContext, launch, screenshots } from '../lib/br
 
 const ADMIN = { username: process.env.ADMIN_USERNAME, password: process.env.ADMIN_PASSWORD };
 const CAROL = { username: `carol-${process.pid}`, password: 'carol-secret-passphrase' };
+const CAROL_CHANGED = 'carol-changed-passphrase';
+const CAROL_RESET = 'carol-reset-by-admin';
 const PLAN = 'Gallery';
 
 let browser;
@@ -33,6 +35,33 @@ async function logIn(page, path, { username, password }) {
   await page.getByLabel('Username', { exact: true }).fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+/** POSTs a GraphQL request with `token`; resolves with the body. */
+async function gqlAs(token, query, variables = {}) {
+  const res = await fetch(`${BASE_URL}/graphql`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return res.json();
+}
+
+/** `me.username` with `token`, or the refusal's code. */
+async function meAs(token) {
+  const body = await gqlAs(token, '{ me { username } }');
+  return body.data?.me?.username ?? body.errors?.[0]?.extensions?.code;
+}
+
+/** Opens carol's page in the administration (she is on the second page of users). */
+async function openCarol(page) {
+  await page.goto(`${BASE_URL}/admin#/users`);
+  await page.locator('tr[data-username]').first().waitFor();
+  if (!(await page.locator(`tr[data-username="${CAROL.username}"]`).count())) {
+    await page.getByRole('button', { name: 'Next page' }).click();
+  }
+  await page.getByRole('link', { name: `Manage ${CAROL.username}`, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: CAROL.username, exact: true }).waitFor();
 }
 
 /** Every request URL a context's pages make (the token must be in none). */
@@ -374,9 +403,12 @@ test('the session survives a reload, is refused at /admin for a user; a refused 
   // Log in again, then out with the button.
   await logIn(page, '/', CAROL);
   await page.getByRole('heading', { level: 1, name: 'Your images' }).waitFor();
+  const before = await page.evaluate(() => JSON.parse(sessionStorage.getItem('image-vault.session')).token);
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByRole('heading', { level: 1, name: 'Log in to image-vault' }).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('image-vault.session')), null);
+  // Log out ended the session on the server too (`logout`), not only in this tab.
+  assert.equal(await meAs(before), 'UNAUTHENTICATED');
 
   // The server closing the subscription socket with 4403 (what it does when
   // a session ends while the socket is open) signs the page out too. The
@@ -461,6 +493,355 @@ test('the administrator sees carol on her plan, pages through users, deletes an 
   await page.getByRole('status').filter({ hasText: `Saved plan ${PLAN}.` }).waitFor();
   assert.equal(await page.locator(`tr[data-plan="${PLAN}"] td`).nth(1).textContent(), '100 px, 150 px, 300 px');
   assert.deepEqual(s.admin.problems, []);
+});
+
+test('carol sees her usage, changes her password, sees her sessions, signs one out, and creates and revokes an API token', async () => {
+  const { context, problems } = await guardedContext(browser, { permissions: ['clipboard-read', 'clipboard-write'] });
+  s.carol2 = { context, problems };
+  const page = await context.newPage();
+  s.carol2.page = page;
+  // A second session of hers, from a script (its user agent is "node").
+  const elsewhere = await login(CAROL.username, CAROL.password);
+
+  await logIn(page, '/', CAROL);
+  await page.getByRole('heading', { level: 1, name: 'Your images' }).waitFor();
+  // Usage against the plan, above the gallery (Gallery has no quotas yet).
+  const images = page.locator('.usage [data-usage="Images"]');
+  await images.waitFor();
+  assert.match(await images.textContent(), /Images\d+ \(no limit\)/);
+
+  await page.getByRole('link', { name: 'Account' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+  const sessions = page.locator('.sessions-table tbody tr');
+  await sessions.nth(1).waitFor();
+  const current = page.locator('.sessions-table tr[data-current="true"]');
+  assert.equal(await current.count(), 1);
+  assert.match(await current.textContent(), /Chrome on Linux.*This session/);
+  // Sign out elsewhere: the script's session ends at once.
+  assert.equal(await meAs(elsewhere), CAROL.username);
+  const other = page.getByRole('button', { name: /^Sign out session \d+ \(node\)$/ });
+  assert.equal(await other.count(), 1);
+  await other.click();
+  await page.getByRole('status').filter({ hasText: 'Session signed out.' }).waitFor();
+  assert.equal(await meAs(elsewhere), 'UNAUTHENTICATED');
+
+  // A wrong current password is refused in words; the right one changes it.
+  await page.getByLabel('Current password').fill('not my password');
+  await page.getByLabel('New password', { exact: true }).fill(CAROL_CHANGED);
+  await page.getByLabel('New password again').fill(CAROL_CHANGED);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.locator('section[aria-labelledby="password-heading"] [role="alert"]').waitFor();
+  await page.getByLabel('Current password').fill(CAROL.password);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('status').filter({ hasText: 'Password changed.' }).waitFor();
+  CAROL.password = CAROL_CHANGED;
+  // This session stays.
+  await page.getByRole('link', { name: 'Gallery', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your images' }).waitFor();
+  await page.getByRole('link', { name: 'Account' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+
+  // An API token: the secret is shown once, copied, works, then is hidden for good.
+  await page.getByLabel('Token name').fill('ci-script');
+  await page.getByLabel('Expires after').selectOption({ label: '90 days' });
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.getByRole('heading', { name: 'Token “ci-script” created' }).waitFor();
+  const secret = await page.getByLabel('Secret of ci-script').inputValue();
+  assert.match(secret, /^ivt_/);
+  await page.getByRole('button', { name: 'Copy token' }).click();
+  await page.getByRole('status').filter({ hasText: 'Token copied to the clipboard.' }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+  assert.equal(await meAs(secret), CAROL.username);
+  await page.getByRole('button', { name: 'Done, hide it' }).click();
+  assert.equal(await page.getByLabel('Secret of ci-script').count(), 0);
+  const row = page.locator('tr[data-token="ci-script"]');
+  await row.waitFor();
+  assert.match(await row.textContent(), /ivt_/);
+  assert.equal(await page.getByText(secret).count(), 0, 'the secret is not shown again');
+  // The list says when it was last used (the script above used it).
+  await page.reload();
+  await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+  await row.waitFor();
+  assert.notEqual(await row.locator('td[data-label="Last used"]').textContent(), 'Never');
+  await screenshots(page, 'account');
+
+  await page.getByRole('button', { name: 'Revoke token ci-script' }).click();
+  await page.getByText('Revoke ci-script? Scripts using it stop working.').waitFor();
+  await page.waitForFunction(() => document.activeElement?.textContent === 'Keep it');
+  await page.getByRole('button', { name: 'Yes, revoke' }).click();
+  await page.getByRole('status').filter({ hasText: 'Token ci-script revoked.' }).waitFor();
+  await row.waitFor({ state: 'detached' });
+  assert.equal(await meAs(secret), 'UNAUTHENTICATED');
+  assert.deepEqual(problems, []);
+});
+
+test("the administrator opens carol's page: usage, her sessions and tokens; revokes a session and a token, resets her password", async () => {
+  const { page } = s.admin;
+  const elsewhere = await login(CAROL.username, CAROL.password);
+  const made = await gqlAs(elsewhere, 'mutation { createApiToken(name: "nightly-backup", expiresIn: 86400) { secret } }');
+  const backup = made.data.createApiToken.secret;
+
+  await openCarol(page);
+  assert.match(await page.locator('[data-usage="Images"]').textContent(), /Images\d+ \(no limit\)/);
+  const sessions = page.locator('.sessions-table tbody tr');
+  await sessions.nth(1).waitFor();
+  assert.equal(await page.locator('.sessions-table tr[data-current="true"]').count(), 0, "none of carol's is the admin's");
+  await page.getByRole('button', { name: /^Sign out session \d+ \(node\)$/ }).click();
+  await page.getByRole('status').filter({ hasText: 'Session signed out.' }).waitFor();
+  assert.equal(await meAs(elsewhere), 'UNAUTHENTICATED');
+  await page.locator('tr[data-token="nightly-backup"]').waitFor();
+  await screenshots(page, 'admin-user');
+  await page.getByRole('button', { name: 'Revoke token nightly-backup' }).click();
+  await page.getByRole('button', { name: 'Yes, revoke' }).click();
+  await page.getByRole('status').filter({ hasText: 'Token nightly-backup revoked.' }).waitFor();
+  assert.equal(await meAs(backup), 'UNAUTHENTICATED');
+
+  await page.getByLabel('New password', { exact: true }).fill(CAROL_RESET);
+  await page.getByRole('button', { name: 'Reset password' }).click();
+  await page.getByRole('status').filter({ hasText: `Password of ${CAROL.username} reset.` }).waitFor();
+  CAROL.password = CAROL_RESET;
+
+  // Carol's open page: her next request is refused, and it signs out with a message.
+  const carol = s.carol2.page;
+  await carol.getByRole('link', { name: 'Gallery', exact: true }).click();
+  await carol.getByRole('heading', { level: 1, name: 'Log in to image-vault' }).waitFor();
+  await carol.getByText('You have been signed out').waitFor();
+  await logIn(carol, '/', CAROL);
+  await carol.getByRole('heading', { level: 1, name: 'Your images' }).waitFor();
+  assert.deepEqual(s.admin.problems, []);
+  assert.deepEqual(s.carol2.problems, []);
+});
+
+test('the administrator sets quotas on plan "Gallery"; carol sees them, and an upload over one is refused in words', async () => {
+  const { page } = s.admin;
+  const carol = s.carol2.page;
+  const count = Number((await carol.locator('[data-usage="Images"] .usage-words').textContent()).match(/^\d+/)[0]);
+  assert.ok(count >= 1, `carol has ${count} images`);
+
+  await page.getByRole('link', { name: 'Plans' }).click();
+  await page.getByRole('button', { name: `Edit plan ${PLAN}` }).click();
+  await page.getByLabel('Most images').fill(String(count));
+  await page.getByLabel('Most storage (MiB)').fill('100');
+  await page.getByLabel('Most uploads an hour').fill('50');
+  await page.getByRole('button', { name: 'Save plan' }).click();
+  await page.getByRole('status').filter({ hasText: `Saved plan ${PLAN}.` }).waitFor();
+  const row = page.locator(`tr[data-plan="${PLAN}"]`);
+  assert.equal(await row.locator('td[data-label="Quotas"]').textContent(),
+    `${count} image${count === 1 ? '' : 's'}, 100 MiB, 50 uploads an hour`);
+  assert.equal(await page.locator('tr[data-plan="Basic"] td[data-label="Quotas"]').count(), 1);
+  // How many hold each plan (Plan.userCount), when the server says.
+  if (await page.locator('th', { hasText: /^Users$/ }).count()) {
+    assert.equal(await row.locator('td[data-label="Users"]').textContent(), '1');
+  }
+
+  await carol.reload();
+  const images = carol.locator('[data-usage="Images"] .usage-words');
+  await images.waitFor();
+  assert.equal(await images.textContent(), `${count} of ${count}`);
+  assert.match(await carol.locator('[data-usage="Storage"] .usage-words').textContent(), / of 100 MB$/);
+  assert.match(await carol.locator('[data-usage="Uploads this hour"] .usage-words').textContent(), /^\d+ of 50$/);
+  await carol.locator('input[type="file"]').setInputFiles({ name: 'one-too-many.png', mimeType: 'image/png', buffer: makePng(64, 48) });
+  const refused = carol.locator('.upload-row[data-filename="one-too-many.png"][data-state="refused"]');
+  await refused.waitFor();
+  assert.match(await refused.getByRole('alert').textContent(), /Your plan does not allow more/);
+  await screenshots(carol, 'gallery-at-quota');
+
+  // Empty fields: no limit again.
+  await page.getByRole('button', { name: `Edit plan ${PLAN}` }).click();
+  await page.getByLabel('Most images').fill('');
+  await page.getByRole('button', { name: 'Save plan' }).click();
+  await page.getByRole('status').filter({ hasText: `Saved plan ${PLAN}.` }).waitFor();
+  assert.equal(await row.locator('td[data-label="Quotas"]').textContent(), '100 MiB, 50 uploads an hour');
+  assert.deepEqual(s.admin.problems, []);
+  assert.deepEqual(s.carol2.problems, []);
+});
+
+test("the administrator sees carol's images (userImages) with thumbnails and deletes one", async (t) => {
+  const { page } = s.admin;
+  await page.getByRole('link', { name: 'Images', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: 'Images' }).waitFor();
+  await page.getByRole('link', { name: CAROL.username, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: `Images of ${CAROL.username}` }).waitFor();
+  await page.waitForFunction(() => document.querySelector('.grid[aria-busy="false"]'));
+  if (await page.getByText('does not offer other users').count()) {
+    t.skip('this server has no userImages yet');
+    return;
+  }
+  await page.waitForFunction(() => {
+    const cards = [...document.querySelectorAll('.card')];
+    return cards.length >= 2 && cards.every((c) => c.dataset.state === 'ready');
+  });
+  const names = await page.locator('.card .card-name').allTextContents();
+  assert.ok(names.includes('sunset.jpg'), `${names}`);
+  assert.equal(names[names.length - 1], 'sunset.jpg', 'newest first: sunset.jpg was her first');
+  await screenshots(page, 'admin-images');
+  const victim = names[0];
+  await page.getByRole('button', { name: `Delete ${victim}`, exact: true }).click();
+  await page.getByRole('button', { name: 'Yes, delete' }).click();
+  await page.getByRole('status').filter({ hasText: `Deleted ${victim}.` }).waitFor();
+  assert.equal(await page.locator('.card').count(), names.length - 1);
+  assert.deepEqual(s.admin.problems, []);
+});
+
+test('the audit log shows what the administrators did, newest first', async () => {
+  const { page } = s.admin;
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
+  await page.locator('tbody tr').first().waitFor();
+  const actions = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.action));
+  for (const a of ['plan.update', 'user.password_reset', 'session.revoke', 'api_token.revoke', 'user.create', 'plan.create']) {
+    assert.ok(actions.includes(a), `${a} in ${actions}`);
+  }
+  // Newest first: the quota change came after the password reset.
+  assert.ok(actions.indexOf('plan.update') < actions.indexOf('user.password_reset'), `${actions}`);
+  const reset = page.locator('tr[data-action="user.password_reset"]').first();
+  assert.match(await reset.textContent(), new RegExp(`${ADMIN.username}.*reset the password of ${CAROL.username}`));
+  await page.getByRole('button', { name: 'Next page' }).click();
+  await page.getByText('Page 2', { exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Previous page' }).click();
+  await page.getByText('Page 1', { exact: true }).waitFor();
+  await screenshots(page, 'admin-audit');
+  assert.deepEqual(s.admin.problems, []);
+});
+
+test("the administrator disables carol and her open page ends up signed out; enabled, she logs in again", async () => {
+  const { page } = s.admin;
+  const carol = s.carol2.page;
+  await carol.getByRole('link', { name: 'Account' }).click();
+  await carol.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+
+  await openCarol(page);
+  await page.getByRole('button', { name: `Disable ${CAROL.username}…` }).click();
+  await page.getByRole('button', { name: 'Yes, disable' }).click();
+  await page.getByRole('status').filter({ hasText: `${CAROL.username} is disabled` }).waitFor();
+  await page.getByRole('heading', { name: 'Status: disabled' }).waitFor();
+  await page.getByRole('link', { name: '← All users' }).click();
+  await page.locator('tr[data-username]').first().waitFor();
+  if (!(await page.locator(`tr[data-username="${CAROL.username}"]`).count())) await page.getByRole('button', { name: 'Next page' }).click();
+  assert.equal(await page.locator(`tr[data-username="${CAROL.username}"] td[data-label="Status"]`).textContent(), 'Disabled');
+
+  // Carol comes back to her tab: the page asks who it is, is refused, and signs out.
+  await carol.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await carol.getByRole('heading', { level: 1, name: 'Log in to image-vault' }).waitFor();
+  await carol.getByText('You have been signed out').waitFor();
+  await logIn(carol, '/', CAROL);
+  await carol.getByRole('alert').filter({ hasText: 'Wrong username or password.' }).waitFor();
+
+  await openCarol(page);
+  await page.getByRole('button', { name: `Enable ${CAROL.username}` }).click();
+  await page.getByRole('status').filter({ hasText: `${CAROL.username} is enabled` }).waitFor();
+  await logIn(carol, '/', CAROL);
+  await carol.getByRole('heading', { level: 1, name: 'Your images' }).waitFor();
+
+  // Disabled while a subscription is open (thumbnails on their way): the
+  // server closes the socket (4401) and the page signs out at once, with no
+  // action of hers. The page's WebSocket is watched for its close code.
+  await carol.evaluate(() => {
+    const Native = window.WebSocket;
+    window.__closes = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('close', (e) => window.__closes.push(e.code));
+      }
+    };
+  });
+  let subscribed;
+  const started = new Promise((resolve) => { subscribed = resolve; });
+  carol.on('websocket', (ws) => ws.on('framesent', (f) => {
+    if (String(f.payload).includes('"subscribe"')) subscribed();
+  }));
+  const side = 1000;
+  await carol.locator('input[type="file"]').setInputFiles(['a', 'b', 'c'].map((n) => (
+    { name: `noise-${n}.png`, mimeType: 'image/png', buffer: makePng(side, side, { noise: true }) })));
+  await started;
+  const admin = await login(ADMIN.username, ADMIN.password);
+  const carolId = (await carol.evaluate(() => JSON.parse(sessionStorage.getItem('image-vault.session')).user.id));
+  const disabled = await gqlAs(admin, 'mutation($id: ID!) { disableUser(id: $id) { disabled } }', { id: carolId });
+  assert.equal(disabled.data?.disableUser?.disabled, true, JSON.stringify(disabled));
+  await carol.getByRole('heading', { level: 1, name: 'Log in to image-vault' }).waitFor({ timeout: 10_000 });
+  await carol.getByText('You have been signed out').waitFor();
+  const closes = await carol.evaluate(() => window.__closes);
+  assert.ok(closes.includes(4401) || closes.includes(4403), `the server closed the socket for the session: ${closes}`);
+  const enabled = await gqlAs(admin, 'mutation($id: ID!) { enableUser(id: $id) { disabled } }', { id: carolId });
+  assert.equal(enabled.data?.enableUser?.disabled, false);
+
+  assert.deepEqual(s.admin.problems, []);
+  assert.deepEqual(s.carol2.problems, []);
+  await s.carol2.context.close();
+});
+
+test('the administrator deletes a user after a confirmation that says what goes with them', async () => {
+  const { page } = s.admin;
+  const name = `pager-00-${process.pid}`;
+  await page.goto(`${BASE_URL}/admin#/users`);
+  await page.locator(`tr[data-username="${name}"]`).waitFor();
+  await page.getByRole('link', { name: `Manage ${name}`, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name, exact: true }).waitFor();
+  await page.getByRole('button', { name: `Delete ${name}…` }).click();
+  const question = page.getByRole('group').filter({ hasText: `Delete ${name} for good?` });
+  await question.waitFor();
+  assert.match(await question.textContent(), /0 images and every thumbnail, expiring link, unfinished upload, session and API token/);
+  await page.waitForFunction(() => document.activeElement?.textContent === 'Keep');
+  await page.getByRole('button', { name: `Yes, delete ${name}` }).click();
+  await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+  await page.getByRole('status').filter({ hasText: `Deleted ${name} and everything of theirs.` }).waitFor();
+  await page.locator('tr[data-username]').first().waitFor();
+  assert.equal(await page.locator(`tr[data-username="${name}"]`).count(), 0);
+  assert.deepEqual(s.admin.problems, []);
+});
+
+/** A PNG whose header passes the upload checks and whose pixels do not decode. */
+function corruptPng() {
+  const png = makePng(64, 64);
+  for (let i = 60; i < png.length - 20; i++) png[i] = 0x5a;
+  return png;
+}
+
+test('the Operations page shows the job queue and readiness; a failed job shows its error and is retried', async (t) => {
+  const { page, context } = s.admin;
+  await page.getByRole('link', { name: 'Operations' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Operations' }).waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-readiness], .note'));
+  if (await page.getByText('does not offer the queue').count()) {
+    t.skip('this server has no queue/readiness API yet');
+    await context.close();
+    return;
+  }
+  assert.equal(await page.locator('[data-readiness="Database"]').textContent(), 'Database: ready');
+  assert.equal(await page.locator('[data-readiness="Storage"]').textContent(), 'Storage: ready');
+  for (const stat of ['queued', 'running', 'failed']) {
+    assert.match(await page.locator(`[data-stat="${stat}"] dd`).textContent(), /^\d+$/);
+  }
+  await page.getByRole('heading', { name: 'Failed jobs' }).waitFor();
+
+  // An image whose thumbnails cannot be made: its job fails for good.
+  const token = await login(ADMIN.username, ADMIN.password);
+  const form = new FormData();
+  form.append('operations', JSON.stringify({ query: 'mutation($f: Upload!) { uploadImage(file: $f) { id } }', variables: { f: null } }));
+  form.append('map', JSON.stringify({ 0: ['variables.f'] }));
+  form.append('0', new Blob([corruptPng()], { type: 'image/png' }), 'broken.png');
+  const res = await fetch(`${BASE_URL}/graphql`, {
+    method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Apollo-Require-Preflight': 'true' }, body: form,
+  });
+  const uploaded = await res.json();
+  assert.ok(uploaded.data?.uploadImage?.id, JSON.stringify(uploaded));
+  const failed = page.locator('.jobs-table tbody tr').first();
+  for (let i = 0; i < 50 && !(await failed.count()); i++) {
+    await page.getByRole('button', { name: 'Check again' }).click();
+    await page.waitForFunction(() => !document.querySelector('button[disabled]'));
+    if (!(await failed.count())) await new Promise((r) => setTimeout(r, 200));
+  }
+  await failed.waitFor();
+  assert.match(await failed.locator('td[data-label="Job"]').textContent(), /make_thumbnails/);
+  assert.notEqual((await failed.locator('td[data-label="Last error"]').textContent()).trim(), '—');
+  assert.notEqual(await page.locator('[data-stat="failed"] dd').textContent(), '0');
+  await screenshots(page, 'admin-operations');
+  const id = await failed.getAttribute('data-job');
+  await page.getByRole('button', { name: `Retry job ${id}` }).click();
+  await page.getByRole('status').filter({ hasText: `(${id}) queued again.` }).waitFor();
+  await gqlAs(token, 'mutation($id: ID!) { deleteImage(id: $id) }', { id: uploaded.data.uploadImage.id });
+  assert.deepEqual(s.admin.problems, []);
   await context.close();
 });
 
@@ -487,6 +868,26 @@ test('every console page has no serious or critical axe-core findings, at deskto
     await admin.getByRole('button', { name: 'Add height' }).click();
     await assertAccessible(admin, 'admin plan editor');
     await screenshots(admin, 'admin-plan-editor');
+    await openCarol(admin);
+    // Disabled and enabled again, she has no live session now.
+    await admin.getByText('No live sessions.').waitFor();
+    await admin.getByRole('button', { name: `Delete ${CAROL.username}…` }).click();
+    await admin.getByText('With them go their').waitFor();
+    await assertAccessible(admin, 'admin user page');
+    await screenshots(admin, 'admin-user-delete-question');
+    await admin.getByRole('button', { name: 'Keep', exact: true }).click();
+    for (const [link, heading, name] of [['Images', 'Images', 'admin-images-pick'], ['Operations', 'Operations', 'admin-operations-axe'], ['Audit log', 'Audit log', 'admin-audit-axe']]) {
+      await admin.getByRole('link', { name: link, exact: true }).click();
+      await admin.getByRole('heading', { level: 1, name: heading }).waitFor();
+      await admin.waitForLoadState('networkidle');
+      await assertAccessible(admin, `admin ${heading}`);
+      if (link === 'Images') await screenshots(admin, name);
+    }
+    await admin.getByRole('link', { name: 'Images', exact: true }).click();
+    await admin.getByRole('link', { name: CAROL.username, exact: true }).click();
+    await admin.getByRole('heading', { level: 1, name: `Images of ${CAROL.username}` }).waitFor();
+    await admin.waitForLoadState('networkidle');
+    await assertAccessible(admin, 'admin images of carol');
 
     const user = await context.newPage();
     await user.goto(`${BASE_URL}/`);
@@ -511,6 +912,13 @@ test('every console page has no serious or critical axe-core findings, at deskto
     await user.getByRole('status').filter({ hasText: 'Link created' }).waitFor();
     await assertAccessible(user, 'image page');
     await screenshots(user, 'image-with-link');
+    await user.getByRole('link', { name: 'Account' }).click();
+    await user.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+    await user.getByLabel('Token name').fill('axe');
+    await user.getByRole('button', { name: 'Create token' }).click();
+    await user.getByRole('heading', { name: 'Token “axe” created' }).waitFor();
+    await assertAccessible(user, 'account page');
+    await screenshots(user, 'account-new-token');
     await user.goto(`${BASE_URL}/admin`);
     await user.getByRole('heading', { name: 'Not an administrator' }).waitFor();
     await assertAccessible(user, 'not an administrator');

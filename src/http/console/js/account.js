@@ -3,17 +3,17 @@
 import { gql } from './api.js';
 import { signOut, token, updateUser } from './session.js';
 
-export const ME = `query Me { me { id username isAdmin createdAt
-  plan { id name thumbnailHeights originalLink expiringLinks thumbnailFormat } } }`;
+export const PLAN_FIELDS = 'id name thumbnailHeights originalLink expiringLinks thumbnailFormat maxImages maxStorageMib maxUploadsPerHour';
+export const ME = `query Me { me { id username isAdmin createdAt plan { ${PLAN_FIELDS} } } }`;
 
 /**
- * Logs out. The current API has no `logout` mutation: the token stays valid
- * on the server until it expires, and only this tab forgets it.
- * PLACE FOR ISSUE 11 (accounts): once `logout` exists, call it here first,
- *   await gql('mutation { logout }').catch(() => {});
- * so that the server revokes the session too.
+ * Logs out: the server ends the session (`logout`), then this tab forgets
+ * the token. When the server cannot be reached the tab forgets it anyway;
+ * the session then ends when it expires (or from the account page of
+ * another session).
  */
 export async function logout() {
+  if (token()) await gql('mutation Logout { logout }').catch(() => {});
   signOut();
 }
 

@@ -24,6 +24,7 @@ const WORDS = {
   PAYLOAD_TOO_LARGE: 'That is too large',
   UNSUPPORTED_MEDIA_TYPE: 'This is not an image the server accepts (JPEG or PNG)',
   TOO_MANY_REQUESTS: 'Too many attempts. Please wait a little and try again',
+  QUOTA_EXCEEDED: 'Your plan does not allow more',
   STORAGE_UNAVAILABLE: 'Image storage is unavailable right now. Please try again later.',
   INTERNAL: 'Something went wrong on the server. Please try again later.',
   NETWORK: 'The server cannot be reached. Check your connection and try again.',
@@ -33,7 +34,7 @@ const WORDS = {
 };
 
 /** Codes whose server message carries the useful particulars. */
-const WITH_DETAILS = new Set(['BAD_USER_INPUT', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'TOO_MANY_REQUESTS']);
+const WITH_DETAILS = new Set(['BAD_USER_INPUT', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'TOO_MANY_REQUESTS', 'QUOTA_EXCEEDED']);
 
 /**
  * A sentence for a person. `during` adjusts it where the same code means
@@ -49,6 +50,7 @@ export function describe(err, opts = {}) {
   if (opts.during === 'login' && err.code === 'UNAUTHENTICATED') {
     return 'Wrong username or password.';
   }
+  if (missingApi(err)) return 'This server does not offer that yet (it may need an upgrade).';
   const words = WORDS[err.code];
   if (!words) {
     if (err.code.startsWith('HTTP_')) return `The server answered ${err.code.slice(5)}: ${err.message}`;
@@ -62,4 +64,13 @@ export function describe(err, opts = {}) {
 function sentence(s) {
   const t = s.trim();
   return /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
+/**
+ * Whether the server did not know a field or argument we asked for (an older
+ * server than this console): pages built on newer API say so instead of failing.
+ * @param {unknown} err
+ */
+export function missingApi(err) {
+  return err instanceof ApiError && /unknown (field|argument|type)|cannot query field/i.test(err.message);
 }

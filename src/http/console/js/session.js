@@ -8,8 +8,10 @@
 
 /**
  * @typedef {{ id: string, name: string, thumbnailHeights: number[], originalLink: boolean,
- *   expiringLinks: boolean, thumbnailFormat: string }} Plan
- * @typedef {{ id: string, username: string, isAdmin: boolean, createdAt: string, plan: Plan | null }} User
+ *   expiringLinks: boolean, thumbnailFormat: string, maxImages?: number | null, maxStorageMib?: number | null,
+ *   maxUploadsPerHour?: number | null }} Plan
+ * @typedef {{ id: string, username: string, isAdmin: boolean, createdAt: string, plan: Plan | null,
+ *   disabled?: boolean, disabledAt?: string | null }} User
  * @typedef {{ token: string, expiresAt: string, user: User }} Session
  */
 

@@ -2,7 +2,7 @@
 // build step), and the few pieces that every page shares.
 import htm from '../vendor/htm.mjs';
 import { h, render } from '../vendor/preact.mjs';
-import { useState, useEffect, useRef } from '../vendor/hooks.mjs';
+import { useState, useEffect, useRef, useId } from '../vendor/hooks.mjs';
 import { session, onSessionChange } from './session.js';
 
 export { render };
@@ -104,4 +104,34 @@ export function useFocusHeading(deps = /** @type {unknown[]} */ ([])) {
   const ref = useRef(/** @type {HTMLHeadingElement | null} */ (null));
   useEffect(() => ref.current?.focus(), deps);
   return ref;
+}
+
+/**
+ * A question before something that cannot be undone: the safe answer takes
+ * the keyboard focus, so Enter never destroys by accident.
+ * @param {{ question: unknown, yes: string, no?: string, onYes: () => void, onNo: () => void, busy?: boolean }} props
+ */
+export function Confirm({ question, yes, no = 'Cancel', onYes, onNo, busy = false }) {
+  const safe = useRef(/** @type {HTMLButtonElement | null} */ (null));
+  const id = useId();
+  useEffect(() => safe.current?.focus(), []);
+  return html`<div class="confirm" role="group" aria-labelledby=${id}>
+    <span id=${id}>${question}</span>
+    <button type="button" class="danger" disabled=${busy} onClick=${onYes}>${yes}</button>
+    <button type="button" class="secondary" ref=${safe} onClick=${onNo}>${no}</button>
+  </div>`;
+}
+
+/**
+ * Forward paging through a connection: `cursors[n]` is the `after` of page
+ * n + 1; the last is the page shown.
+ * @param {{ label: string, cursors: (string | null)[], next: string | null, loading: boolean,
+ *   onPage: (cursors: (string | null)[]) => void }} props
+ */
+export function Pager({ label, cursors, next, loading, onPage }) {
+  return html`<nav class="pager" aria-label=${label}>
+    <button type="button" class="secondary" disabled=${cursors.length <= 1 || loading} onClick=${() => onPage(cursors.slice(0, -1))}>Previous page</button>
+    <span>Page ${cursors.length}</span>
+    <button type="button" class="secondary" disabled=${!next || loading} onClick=${() => onPage([...cursors, next])}>Next page</button>
+  </nav>`;
 }

@@ -1,13 +1,16 @@
 // The administration app at `/admin`. Routes (location hash): "#/users"
-// (the default), "#/plans", and the sections of ./pending.js once the API
-// behind them exists. Every action is authorized by the API; an account that
-// is not an administrator is told so here, and refused there.
+// (the default), "#/users/<id>" (one user), "#/plans", "#/images[/<userId>]",
+// "#/operations", "#/audit". Every action is authorized by the API; an
+// account that is not an administrator is told so here, and refused there.
 import { checkSession, logout, watchSession } from '../account.js';
 import { LoginForm } from '../login.js';
 import { html, render, Header, useEffect, useRoute, useSession, useTitle } from '../ui.js';
 import { PlansPage } from './plans.js';
 import { UsersPage } from './users.js';
-import { SECTIONS } from './pending.js';
+import { UserPage } from './user.js';
+import { ImagesPage } from './images.js';
+import { OperationsPage } from './operations.js';
+import { AuditPage } from './audit.js';
 
 function App() {
   const s = useSession();
@@ -20,17 +23,21 @@ function App() {
   if (!s) return html`<${LoginForm} heading="image-vault administration" />`;
   if (!s.user.isAdmin) return html`<${Header} title="Administration" home="/admin" user=${s.user} onLogout=${logout} /><${NotAdmin} />`;
   const section = route[0] ?? 'users';
-  const extra = SECTIONS.filter((x) => x.available);
   const nav = [
     { href: '#/users', label: 'Users', current: section === 'users' },
     { href: '#/plans', label: 'Plans', current: section === 'plans' },
-    ...extra.map((x) => ({ href: `#/${x.route}`, label: x.label, current: section === x.route })),
+    { href: '#/images', label: 'Images', current: section === 'images' },
+    { href: '#/operations', label: 'Operations', current: section === 'operations' },
+    { href: '#/audit', label: 'Audit log', current: section === 'audit' },
     { href: '/', label: 'Your gallery', current: false },
   ];
-  const pending = extra.find((x) => x.route === section);
-  const page = section === 'plans'
-    ? html`<${PlansPage} />`
-    : pending ? html`<${pending.Page} />` : html`<${UsersPage} me=${s.user} />`;
+  let page;
+  if (section === 'plans') page = html`<${PlansPage} />`;
+  else if (section === 'images') page = html`<${ImagesPage} userId=${route[1]} />`;
+  else if (section === 'operations') page = html`<${OperationsPage} />`;
+  else if (section === 'audit') page = html`<${AuditPage} />`;
+  else if (section === 'users' && route[1]) page = html`<${UserPage} key=${route[1]} id=${route[1]} me=${s.user} />`;
+  else page = html`<${UsersPage} me=${s.user} />`;
   return html`<${Header} title="Administration" home="/admin" user=${s.user} onLogout=${logout} nav=${nav} />${page}`;
 }
 

@@ -4,15 +4,36 @@
 import { gql } from '../api.js';
 import { describe } from '../errors.js';
 import { html, Note, useEffect, useRef, useState, useTitle, useFocusHeading } from '../ui.js';
+import { PLAN_FIELDS } from '../account.js';
+import { usePlanUserCounts } from './plan-counts.js';
 
 /** @typedef {import('../session.js').Plan} Plan */
-/** @typedef {{ name: string, thumbnailHeights: number[], originalLink: boolean, expiringLinks: boolean, thumbnailFormat: string }} PlanInput */
+/**
+ * @typedef {{ name: string, thumbnailHeights: number[], originalLink: boolean, expiringLinks: boolean, thumbnailFormat: string,
+ *   maxImages: number | null, maxStorageMib: number | null, maxUploadsPerHour: number | null }} PlanInput
+ */
 
-const FIELDS = 'id name thumbnailHeights originalLink expiringLinks thumbnailFormat';
+const FIELDS = PLAN_FIELDS;
+
+/** "100 images, 500 MiB, 20 uploads an hour", or "No limits". @param {Plan} p */
+function quotaWords(p) {
+  const parts = [];
+  if (p.maxImages != null) parts.push(`${p.maxImages} image${p.maxImages === 1 ? '' : 's'}`);
+  if (p.maxStorageMib != null) parts.push(`${p.maxStorageMib} MiB`);
+  if (p.maxUploadsPerHour != null) parts.push(`${p.maxUploadsPerHour} upload${p.maxUploadsPerHour === 1 ? '' : 's'} an hour`);
+  return parts.length ? parts.join(', ') : 'No limits';
+}
 const PLANS = `query Plans { plans { ${FIELDS} } }`;
 const CREATE = `mutation CreatePlan($input: PlanInput!) { createPlan(input: $input) { ${FIELDS} } }`;
 const UPDATE = `mutation UpdatePlan($id: ID!, $input: PlanInput!) { updatePlan(id: $id, input: $input) { ${FIELDS} } }`;
 const DELETE = `mutation DeletePlan($id: ID!) { deletePlan(id: $id) }`;
+
+/** @type {{ key: 'maxImages' | 'maxStorageMib' | 'maxUploadsPerHour', label: string }[]} */
+const QUOTAS = [
+  { key: 'maxImages', label: 'Most images' },
+  { key: 'maxStorageMib', label: 'Most storage (MiB)' },
+  { key: 'maxUploadsPerHour', label: 'Most uploads an hour' },
+];
 
 const FORMATS = [
   { value: 'ORIGINAL', label: "As the original (JPEG or PNG)" },
@@ -36,7 +57,11 @@ export function PlansPage() {
     if (deleting) keepButton.current?.focus();
   }, [deleting]);
 
+  const [countsTick, setCountsTick] = useState(0);
+  const counts = usePlanUserCounts(countsTick);
+
   async function load() {
+    setCountsTick((n) => n + 1);
     setLoading(true);
     try {
       setPlans((await gql(PLANS)).plans);
@@ -81,10 +106,11 @@ export function PlansPage() {
       : html`<p><button type="button" onClick=${() => { setStatus(null); setError(null); setEditing('new'); }}>New plan…</button></p>`}
     <section aria-labelledby="plans-heading">
       <h2 id="plans-heading">All plans</h2>
-      <p class="hint">Who holds a plan shows in the users list.</p>
+      <p class="hint">${counts ? 'Users: how many hold the plan.' : 'Who holds a plan shows in the users list.'} Quotas: empty is no limit.</p>
       <table class="table plans-table" aria-busy=${loading ? 'true' : 'false'}>
         <thead><tr><th scope="col">Name</th><th scope="col">Thumbnail heights</th><th scope="col">Original</th>
-          <th scope="col">Expiring links</th><th scope="col">Format</th><th scope="col">Actions</th></tr></thead>
+          <th scope="col">Expiring links</th><th scope="col">Format</th><th scope="col">Quotas</th>
+          ${counts && html`<th scope="col">Users</th>`}<th scope="col">Actions</th></tr></thead>
         <tbody>
           ${plans.map((p) => html`<tr key=${p.id} data-plan=${p.name}>
             <td data-label="Name"><strong>${p.name}</strong></td>
@@ -92,6 +118,8 @@ export function PlansPage() {
             <td data-label="Original">${p.originalLink ? 'Yes' : 'No'}</td>
             <td data-label="Expiring links">${p.expiringLinks ? 'Yes' : 'No'}</td>
             <td data-label="Format">${p.thumbnailFormat === 'WEBP' ? 'WebP' : 'Original'}</td>
+            <td data-label="Quotas">${quotaWords(p)}</td>
+            ${counts && html`<td data-label="Users">${counts.get(p.id) ?? '?'}</td>`}
             <td data-label="Actions">
               ${deleting?.id === p.id
                 ? html`<span class="confirm" role="group" aria-label=${`Delete plan ${p.name}?`}>
@@ -121,6 +149,11 @@ function PlanEditor({ plan, onCancel, onSaved }) {
   const [originalLink, setOriginalLink] = useState(plan?.originalLink ?? false);
   const [expiringLinks, setExpiringLinks] = useState(plan?.expiringLinks ?? false);
   const [format, setFormat] = useState(plan?.thumbnailFormat ?? 'ORIGINAL');
+  const [quotas, setQuotas] = useState({
+    maxImages: plan?.maxImages == null ? '' : String(plan.maxImages),
+    maxStorageMib: plan?.maxStorageMib == null ? '' : String(plan.maxStorageMib),
+    maxUploadsPerHour: plan?.maxUploadsPerHour == null ? '' : String(plan.maxUploadsPerHour),
+  });
   const [error, setError] = useState(/** @type {string | null} */ (null));
   const [busy, setBusy] = useState(false);
   const heading = useRef(/** @type {HTMLHeadingElement | null} */ (null));
@@ -142,8 +175,13 @@ function PlanEditor({ plan, onCancel, onSaved }) {
     e.preventDefault();
     setBusy(true);
     setError(null);
+    /** @param {string} v */
+    const quota = (v) => (v.trim() === '' ? null : Number(v));
     /** @type {PlanInput} */
-    const input = { name, thumbnailHeights: heights, originalLink, expiringLinks, thumbnailFormat: format };
+    const input = {
+      name, thumbnailHeights: heights, originalLink, expiringLinks, thumbnailFormat: format,
+      maxImages: quota(quotas.maxImages), maxStorageMib: quota(quotas.maxStorageMib), maxUploadsPerHour: quota(quotas.maxUploadsPerHour),
+    };
     try {
       const saved = plan
         ? (await gql(UPDATE, { id: plan.id, input })).updatePlan
@@ -191,6 +229,14 @@ function PlanEditor({ plan, onCancel, onSaved }) {
       <select id="plan-format" value=${format} onChange=${(/** @type {any} */ e) => setFormat(e.currentTarget.value)}>
         ${FORMATS.map((f) => html`<option value=${f.value}>${f.label}</option>`)}
       </select>
+      <fieldset class="grid-wide">
+        <legend>Quotas (leave empty for no limit)</legend>
+        <span class="form-grid">
+          ${QUOTAS.map((q) => html`<label for=${`plan-${q.key}`}>${q.label}</label>
+            <input id=${`plan-${q.key}`} type="number" min="0" step="1" inputmode="numeric" value=${quotas[q.key]}
+              onInput=${(/** @type {any} */ e) => setQuotas({ ...quotas, [q.key]: e.currentTarget.value })} />`)}
+        </span>
+      </fieldset>
       ${plan && html`<p class="hint grid-wide">Changing the heights makes the new thumbnails for every holder's images; the format applies to thumbnails made from now on.</p>`}
       <span class="row-form grid-wide">
         <button type="submit" disabled=${busy}>${plan ? 'Save plan' : 'Create plan'}</button>

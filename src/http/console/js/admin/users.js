@@ -1,9 +1,9 @@
 // Users: the list with paging (newest first), a filter of the shown page,
-// the plan of each user, and creating a user.
+// the plan and status of each user, and creating a user. Everything else
+// about one user is on their page (./user.js, "#/users/<id>").
 import { gql } from '../api.js';
 import { describe } from '../errors.js';
 import { html, Note, formatDate, useEffect, useState, useTitle, useFocusHeading } from '../ui.js';
-import { UserActions } from './pending.js';
 
 /** @typedef {import('../session.js').User} User */
 /** @typedef {{ id: string, name: string }} PlanRef */
@@ -12,13 +12,21 @@ const PAGE = 20;
 const USERS = `query Users($first: Int!, $after: String) {
   users(first: $first, after: $after) {
     pageInfo { hasNextPage endCursor }
-    nodes { id username isAdmin createdAt plan { id name thumbnailHeights originalLink expiringLinks thumbnailFormat } }
+    nodes { id username isAdmin createdAt disabled plan { id name thumbnailHeights originalLink expiringLinks thumbnailFormat } }
   }
   plans { id name }
 }`;
 const SET_PLAN = `mutation SetPlan($userId: ID!, $planId: ID) {
   setUserPlan(userId: $userId, planId: $planId) { id plan { id name thumbnailHeights originalLink expiringLinks thumbnailFormat } } }`;
 const CREATE_USER = `mutation CreateUser($input: CreateUserInput!) { createUser(input: $input) { id username } }`;
+
+/** A one-off message for the users page (after a user is deleted on their page). */
+let flash = /** @type {string | null} */ (null);
+
+/** @param {string} message */
+export function flashOnUsers(message) {
+  flash = message;
+}
 
 /** @param {{ me: User }} props */
 export function UsersPage({ me }) {
@@ -33,7 +41,11 @@ export function UsersPage({ me }) {
   const [filter, setFilter] = useState('');
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState(/** @type {string | null} */ (null));
-  const [status, setStatus] = useState(/** @type {string | null} */ (null));
+  const [status, setStatus] = useState(() => {
+    const m = flash;
+    flash = null;
+    return m;
+  });
 
   /** @param {(string | null)[]} stack */
   async function load(stack) {
@@ -74,7 +86,7 @@ export function UsersPage({ me }) {
       <${Note} kind="error">${error}<//>
       <table class="table users-table" aria-busy=${loading ? 'true' : 'false'}>
         <caption class="visually-hidden">Users, newest first, page ${pageNumber}</caption>
-        <thead><tr><th scope="col">Username</th><th scope="col">Role</th><th scope="col">Plan</th><th scope="col">Created</th></tr></thead>
+        <thead><tr><th scope="col">Username</th><th scope="col">Role</th><th scope="col">Plan</th><th scope="col">Status</th><th scope="col">Created</th><th scope="col">More</th></tr></thead>
         <tbody>
           ${shown.map((u) => html`<${UserRow} key=${u.id} user=${u} plans=${plans} me=${me}
             onChanged=${(/** @type {User} */ changed, /** @type {string} */ words) => {
@@ -125,9 +137,13 @@ function UserRow({ user, plans, me, onChanged }) {
           onClick=${save} aria-label=${`Set plan for ${user.username}`}>Set plan</button>
       </span>
       ${error && html`<span class="row-error" role="alert">${error}</span>`}
-      <${UserActions} user=${user} />
     </td>
+    <td data-label="Status"><${UserStatus} user=${user} /></td>
     <td data-label="Created"><time datetime=${user.createdAt}>${formatDate(user.createdAt)}</time></td>
+    <td data-label="More"><span class="row-form">
+      <a href=${`#/users/${encodeURIComponent(user.id)}`} aria-label=${`Manage ${user.username}`}>Manage</a>
+      <a href=${`#/images/${encodeURIComponent(user.id)}`} aria-label=${`Images of ${user.username}`}>Images</a>
+    </span></td>
   </tr>`;
 }
 
@@ -181,4 +197,11 @@ function CreateUser({ plans, onCreated }) {
     </form>
     <${Note} kind="error">${error}<//>
   </section>`;
+}
+
+/** "Enabled" or "Disabled", in words and colour. @param {{ user: User }} props */
+export function UserStatus({ user }) {
+  return user.disabled
+    ? html`<span class="status-disabled">Disabled</span>`
+    : html`<span class="status-enabled">Enabled</span>`;
 }

@@ -19,8 +19,11 @@ export function Expiry({ at }) {
   return html`<span class="expiry">Expires <time datetime=${at} title=${formatDate(at)}>${relative(at)}</time></span>`;
 }
 
-/** @param {{ image: Image, href: string, onBroken?: (id: string) => void }} props */
-export function ImageCard({ image, href, onBroken }) {
+/**
+ * `children` go below the name (the administrator's delete button).
+ * @param {{ image: Image, href: string, onBroken?: (id: string) => void, children?: unknown }} props
+ */
+export function ImageCard({ image, href, onBroken, children }) {
   const [loadedUrl, setLoadedUrl] = useState(/** @type {string | null} */ (null));
   const thumb = gridThumbnail(image);
   const placeholder = placeholderUrl(image.blurhash, image.width, image.height);
@@ -40,5 +43,6 @@ export function ImageCard({ image, href, onBroken }) {
       <span class="card-name">${image.filename}</span>
     </a>
     <span class="card-meta">${image.width} × ${image.height}${image.expiresAt ? ' · ' : ''}<${Expiry} at=${image.expiresAt} /></span>
+    ${children}
   </li>`;
 }

@@ -7,6 +7,8 @@ import { html, Note, useEffect, useState, useTitle, useCallback, useFocusHeading
 import { ImageCard } from './card.js';
 import { refreshImage, useLiveImages } from './live.js';
 import { UploadPanel } from './upload.js';
+import { PLAN_FIELDS } from '../account.js';
+import { USAGE_FIELDS, UsageSummary } from '../usage.js';
 
 /** @typedef {import('../api.js').Image} Image */
 
@@ -14,6 +16,8 @@ const PAGE = 24;
 const IMAGES = `query Images($first: Int!, $after: String) {
   images(first: $first, after: $after) { pageInfo { hasNextPage endCursor } nodes { ${IMAGE_FIELDS} } }
 }`;
+
+const USAGE = `query Usage { me { id plan { ${PLAN_FIELDS} } ${USAGE_FIELDS} } }`;
 
 /** Shared across visits of the page in this tab (opening an image and coming back keeps the list). */
 let cache = /** @type {{ images: Image[], cursor: string | null, more: boolean } | null} */ (null);
@@ -79,6 +83,14 @@ export function Gallery({ user }) {
     load(null);
   }, [user.id]);
 
+  // Usage against the plan's quotas, asked again after uploads (at most once a second).
+  const [usage, setUsage] = useState(/** @type {any} */ (null));
+  const [usageTick, setUsageTick] = useState(0);
+  useEffect(() => {
+    const timer = setTimeout(() => gql(USAGE).then((d) => setUsage(d.me), () => {}), usageTick ? 1000 : 0);
+    return () => clearTimeout(timer);
+  }, [user.id, usageTick]);
+
   const update = useCallback((/** @type {Image} */ image) => {
     setImages((old) => old.map((i) => (i.id === image.id ? image : i)));
   }, []);
@@ -99,12 +111,14 @@ export function Gallery({ user }) {
 
   const uploaded = useCallback((/** @type {Image} */ image) => {
     setImages((old) => [image, ...old.filter((i) => i.id !== image.id)]);
+    setUsageTick((n) => n + 1);
   }, []);
 
   return html`<main id="main" class="page">
     <h1 tabindex="-1" ref=${heading}>Your images</h1>
     <${Note} kind="ok">${message}<//>
     <p class="plan-line">Plan: <strong>${user.plan?.name ?? 'none'}</strong>${user.plan && html` — thumbnails ${user.plan.thumbnailHeights.map((h) => `${h} px`).join(', ') || 'none'}${user.plan.originalLink ? ', originals' : ''}${user.plan.expiringLinks ? ', expiring links' : ''}`}</p>
+    ${usage && html`<${UsageSummary} usage=${usage.usage} plan=${usage.plan} label="Your usage against your plan" />`}
     <${UploadPanel} onUploaded=${uploaded} />
     <section aria-labelledby="gallery-heading">
       <h2 id="gallery-heading">Gallery</h2>

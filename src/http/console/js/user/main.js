@@ -1,4 +1,5 @@
-// The user app at `/`: log in, upload, the gallery, one image's page.
+// The user app at `/`: log in, upload, the gallery, one image's page, the
+// account page (password, sessions, API tokens).
 // Routes (location hash): "#/" the gallery, "#/image/<id>" an image,
 // "#/account" the account page.
 import { checkSession, logout, watchSession } from '../account.js';
@@ -6,7 +7,7 @@ import { LoginForm } from '../login.js';
 import { html, render, Header, useEffect, useRoute, useSession } from '../ui.js';
 import { Gallery } from './gallery.js';
 import { ImagePage } from './image.js';
-import { AccountPage, ACCOUNT_PAGE_AVAILABLE } from './account.js';
+import { AccountPage } from './account.js';
 
 function App() {
   const s = useSession();
@@ -19,8 +20,10 @@ function App() {
   }, [token]);
 
   if (!s) return html`<${LoginForm} heading="Log in to image-vault" />`;
-  const nav = [{ href: '#/', label: 'Gallery', current: route[0] !== 'account' }];
-  if (ACCOUNT_PAGE_AVAILABLE) nav.push({ href: '#/account', label: 'Account', current: route[0] === 'account' });
+  const nav = [
+    { href: '#/', label: 'Gallery', current: route[0] !== 'account' },
+    { href: '#/account', label: 'Account', current: route[0] === 'account' },
+  ];
   if (s.user.isAdmin) nav.push({ href: '/admin', label: 'Administration', current: false });
   let page;
   if (route[0] === 'image' && route[1]) page = html`<${ImagePage} id=${route[1]} user=${s.user} />`;
