@@ -3,7 +3,7 @@
 //! profile) against the machine's Postgres and an s3s-fs S3 server that
 //! this process serves, and prints the figures.
 //!
-//! `cargo bench --bench load -- <pipeline|read|memory|startup|all> [options]`
+//! `cargo bench --bench load -- <pipeline|read|memory|startup|soak|all> [options]`
 //! (or `bench/load.sh`). Needs only Postgres (`BENCH_DATABASE_SERVER`,
 //! default `postgres://postgres@127.0.0.1:5432`); databases are named
 //! `iv_bench_*` and dropped afterwards.
@@ -12,6 +12,7 @@ mod infra;
 mod memory;
 mod pipeline;
 mod read;
+mod soak;
 mod startup;
 
 use std::process::ExitCode;
@@ -73,7 +74,28 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         runs: usize,
     },
-    /// Every scenario with its defaults.
+    /// Issue 10 soak: two servers and a worker, well-behaved clients and
+    /// attackers together; RSS over time, errors, rows and objects after.
+    Soak {
+        #[arg(long, default_value_t = 30.0)]
+        minutes: f64,
+        /// Pause between one uploader's uploads.
+        #[arg(long, default_value_t = 250)]
+        upload_interval_ms: u64,
+        /// The flood user waits while this many of its jobs wait or run.
+        #[arg(long, default_value_t = 300)]
+        flood_backlog: i64,
+        /// Warm-up before the flatness comparison (default: a tenth, 1 to 3).
+        #[arg(long)]
+        warmup_minutes: Option<f64>,
+        /// Longest wait for the job queue to drain afterwards.
+        #[arg(long, default_value_t = 5.0)]
+        drain_minutes: f64,
+        /// Keep the database and the storage directory.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Every scenario with its defaults (not the soak).
     All,
 }
 
@@ -152,6 +174,24 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
             memory::run(&memory::Options { uploads, workers }, &corpus()?).await
         }
         Scenario::Startup { runs } => startup::run(&startup::Options { runs }).await,
+        Scenario::Soak {
+            minutes,
+            upload_interval_ms,
+            flood_backlog,
+            warmup_minutes,
+            drain_minutes,
+            keep,
+        } => {
+            let opts = soak::Options {
+                minutes,
+                upload_interval_ms,
+                flood_backlog,
+                warmup_minutes,
+                drain_minutes,
+                keep,
+            };
+            soak::run(&opts).await
+        }
         Scenario::All => {
             let corpus = corpus()?;
             startup::run(&startup::Options { runs: 10 }).await?;

@@ -30,11 +30,11 @@ use crate::error::AppError;
 const DRAIN_MIN_BYTES: u64 = 16 << 20;
 const DRAIN_TIME: Duration = Duration::from_secs(10);
 
-/// How much of a refused body is read before answering: as much as an
-/// accepted upload may be (a client that sent a little too much sees why),
-/// and at least 16 MiB. Beyond that the connection is cut.
+/// How much of a refused body is read before answering: twice what an
+/// accepted upload may be (a client that sent too much sees why), and at
+/// least 16 MiB. Beyond that the connection is cut.
 pub(super) fn drain_bound(max_upload_bytes: u64) -> u64 {
-    max_upload_bytes.max(DRAIN_MIN_BYTES)
+    max_upload_bytes.saturating_mul(2).max(DRAIN_MIN_BYTES)
 }
 
 /// The limits a request body is read under.
