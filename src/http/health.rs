@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::HttpState;
-use crate::service::operations;
+use crate::service::operations::{self, Readiness};
 
 /// The process is up.
 pub async fn healthz() -> &'static str {
@@ -17,11 +17,10 @@ pub async fn healthz() -> &'static str {
 /// for `READY_CACHE_MS`; see `service::operations::readiness`).
 pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<serde_json::Value>) {
     let answer = operations::readiness(&state.app).await;
-    let word = |r: &Result<(), String>| if r.is_ok() { "ok" } else { "unavailable" };
     let body = json!({
         "status": if answer.ready() { "ok" } else { "unavailable" },
-        "database": word(&answer.database),
-        "storage": word(&answer.storage),
+        "database": Readiness::word(&answer.database),
+        "storage": Readiness::word(&answer.storage),
     });
     let code = if answer.ready() {
         StatusCode::OK

@@ -48,13 +48,24 @@ pub trait JobKind: Serialize {
     }
 }
 
+/// The queue's virtual time: the lowest waiting `fair_seq`.
+macro_rules! virtual_time {
+    () => {
+        "COALESCE((SELECT min(fair_seq) FROM jobs WHERE status = 'queued'), 0)"
+    };
+}
+
 /// The `fair_seq` of a user's next job (see the hardening migration): one
 /// more than their last waiting job's, and at least the queue's virtual
-/// time, the lowest waiting `fair_seq`. `$1` is the user (or NULL).
-pub(crate) const NEXT_FAIR_SEQ: &str = "GREATEST(
+/// time. `$1` is the user (or NULL).
+pub(crate) const NEXT_FAIR_SEQ: &str = concat!(
+    "GREATEST(
         COALESCE((SELECT max(fair_seq) + 1 FROM jobs
                    WHERE owner_id = $1 AND status IN ('queued', 'running')), 0),
-        COALESCE((SELECT min(fair_seq) FROM jobs WHERE status = 'queued'), 0))";
+        ",
+    virtual_time!(),
+    ")"
+);
 
 /// Enqueues a job; call it inside the transaction that creates the rows the
 /// job serves. Returns false when a pending job with the same dedupe key exists.
@@ -233,12 +244,19 @@ pub struct FailedJob {
     pub created_at: DateTime<Utc>,
 }
 
+/// The columns of a [`FailedJob`].
+macro_rules! failed_job_columns {
+    () => {
+        "SELECT id, kind, payload, attempts, last_error, created_at FROM jobs"
+    };
+}
+
 /// The newest failed jobs.
 pub async fn failed(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<FailedJob>> {
-    diesel::sql_query(
-        "SELECT id, kind, payload, attempts, last_error, created_at FROM jobs
-          WHERE status = 'failed' ORDER BY created_at DESC, id DESC LIMIT $1",
-    )
+    diesel::sql_query(concat!(
+        failed_job_columns!(),
+        " WHERE status = 'failed' ORDER BY created_at DESC, id DESC LIMIT $1"
+    ))
     .bind::<BigInt, _>(limit)
     .load(conn)
     .await
@@ -252,10 +270,10 @@ pub async fn requeue_failed(
     id: i64,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<FailedJob>> {
-    let job: Option<FailedJob> = diesel::sql_query(
-        "SELECT id, kind, payload, attempts, last_error, created_at FROM jobs
-          WHERE id = $1 AND status = 'failed' FOR UPDATE",
-    )
+    let job: Option<FailedJob> = diesel::sql_query(concat!(
+        failed_job_columns!(),
+        " WHERE id = $1 AND status = 'failed' FOR UPDATE"
+    ))
     .bind::<BigInt, _>(id)
     .get_result(conn)
     .await
@@ -263,10 +281,11 @@ pub async fn requeue_failed(
     let Some(job) = job else {
         return Ok(None);
     };
-    let requeued = diesel::sql_query(format!(
-        "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2,
-                fair_seq = (SELECT {NEXT_FAIR_SEQ_OF_ROW})
-          WHERE id = $1
+    // It takes its turn from now: at the queue's virtual time.
+    let requeued = diesel::sql_query(concat!(
+        "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, fair_seq = ",
+        virtual_time!(),
+        " WHERE id = $1
             AND NOT EXISTS (SELECT 1 FROM jobs t WHERE t.status = 'queued'
                              AND t.dedupe_key = jobs.dedupe_key)"
     ))
@@ -282,7 +301,3 @@ pub async fn requeue_failed(
         .await?;
     Ok(Some(job))
 }
-
-/// The queue's virtual time, for a job queued again.
-const NEXT_FAIR_SEQ_OF_ROW: &str =
-    "COALESCE((SELECT min(fair_seq) FROM jobs WHERE status = 'queued'), 0)";

@@ -95,6 +95,11 @@ impl Readiness {
     pub fn ready(&self) -> bool {
         self.database.is_ok() && self.storage.is_ok()
     }
+
+    /// How `/readyz` and the console say one check's result.
+    pub fn word(result: &Result<(), String>) -> &'static str {
+        if result.is_ok() { "ok" } else { "unavailable" }
+    }
 }
 
 /// The last readiness answer and when it was made: `/readyz` is public and

@@ -108,12 +108,9 @@ impl Storage {
             )));
         }
         match self {
-            Storage::S3(s) => {
-                self.timed(
-                    "put",
-                    s.put_bytes(key, bytes::Bytes::new(), "application/octet-stream"),
-                )
-                .await
+            Storage::S3(_) => {
+                self.put_bytes(key, bytes::Bytes::new(), "application/octet-stream")
+                    .await
             }
             Storage::Fs(_) => self.delete(key).await,
         }

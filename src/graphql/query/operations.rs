@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::guards::Role;
-use crate::service::operations;
+use crate::service::operations::{self, Readiness};
 
 #[derive(Default)]
 pub struct OperationsQuery;
@@ -30,10 +30,9 @@ impl OperationsQuery {
     #[graphql(guard = "Role::Admin")]
     async fn readiness(&self, ctx: &Context<'_>) -> ReadinessObject {
         let answer = operations::readiness(ctx.app()).await;
-        let word = |r: &Result<(), String>| if r.is_ok() { "ok" } else { "unavailable" }.to_owned();
         ReadinessObject {
-            database: word(&answer.database),
-            storage: word(&answer.storage),
+            database: Readiness::word(&answer.database).to_owned(),
+            storage: Readiness::word(&answer.storage).to_owned(),
         }
     }
 }
