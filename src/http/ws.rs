@@ -44,6 +44,10 @@ pub const CLOSE_FORBIDDEN: u16 = 4403;
 const RECHECK: Duration = Duration::from_secs(30);
 /// How often expiry is compared with the application clock (no query).
 const TICK: Duration = Duration::from_secs(1);
+/// Before a close, results still on their way are delivered for this long
+/// (the answer to a `logout` sent over the socket races the event that its
+/// own commit raises). Operations in that window already run refused.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// What the socket was opened with.
 #[derive(Clone, Debug)]
@@ -175,6 +179,14 @@ async fn serve(
         last_check = tokio::time::Instant::now();
         if let Some((code, reason)) = still_allowed(&app, &binding).await {
             tracing::info!(user.id = %binding.user_id, code, reason, "closing WebSocket");
+            let grace = tokio::time::Instant::now() + CLOSE_GRACE;
+            while let Ok(Some(WsMessage::Text(text))) =
+                tokio::time::timeout_at(grace, gql.next()).await
+            {
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
             let _ = sink.send(close(code, reason)).await;
             break;
         }
