@@ -51,7 +51,7 @@ pub struct UploadTarget {
     pub headers: Vec<(String, String)>,
 }
 
-/// Opens a slot for one JPEG or PNG of `byte_size` bytes.
+/// Opens a slot for one image of `byte_size` bytes.
 #[tracing::instrument(skip_all, fields(user.id = %owner_id, bytes = byte_size))]
 pub async fn create_slot(
     app: &Arc<App>,
@@ -74,9 +74,10 @@ pub async fn create_slot(
         )));
     }
     let Some(kind) = ImageKind::from_content_type(content_type) else {
-        return Err(AppError::UnsupportedMediaType(
-            "contentType must be image/jpeg or image/png".into(),
-        ));
+        return Err(AppError::UnsupportedMediaType(format!(
+            "contentType must be the type of an image ({})",
+            crate::imaging::accepted_formats()
+        )));
     };
     let now = app.clock.now();
     let slot = UploadSlot {

@@ -184,6 +184,7 @@ pub(crate) async fn persist(
             sha256: Some(c.sha256.to_vec()),
             source_id,
             blurhash: None,
+            frame_count: i32::try_from(c.info.frame_count).unwrap_or(i32::MAX),
         })
         .collect();
     let heights = plan
@@ -305,13 +306,8 @@ pub(crate) async fn check(
         .await
         .map_err(AppError::internal)?
         .map_err(imaging_error)?;
-    let max = app.config.max_decode_bytes;
-    if info.decode_bytes > max {
-        return Err(imaging_error(ImagingError::TooMuchMemory {
-            need: info.decode_bytes,
-            max,
-        }));
-    }
+    info.check(app.config.max_decode_bytes, app.config.max_frames)
+        .map_err(imaging_error)?;
     Ok(Checked {
         id: Uuid::now_v7(),
         filename: clean_filename(&incoming.filename),
@@ -360,10 +356,9 @@ pub(crate) fn expiry(
 /// How an unusable image is reported to the client.
 pub fn imaging_error(e: ImagingError) -> AppError {
     match e {
-        ImagingError::UnsupportedFormat => AppError::UnsupportedMediaType(
-            "not a supported image: only JPEG and PNG are accepted".into(),
-        ),
-        ImagingError::Unsupported(_) => AppError::UnsupportedMediaType(e.to_string()),
+        ImagingError::UnsupportedFormat
+        | ImagingError::NotBuilt { .. }
+        | ImagingError::Unsupported(_) => AppError::UnsupportedMediaType(e.to_string()),
         ImagingError::Encode(_) => AppError::internal(e),
         other => AppError::BadUserInput(other.to_string()),
     }

@@ -1,6 +1,7 @@
 //! Property tests of the imaging pipeline against hostile input: arbitrary
-//! bytes, and valid JPEGs and PNGs with bytes flipped, cut, spliced and size
-//! fields rewritten. `sniff`, `probe` and `make_thumbnails` must never panic,
+//! bytes, and valid images of every accepted format (JPEG, PNG, WebP lossy,
+//! lossless and animated, GIF still and animated, BMP, TIFF) with bytes
+//! flipped, cut, spliced and size fields rewritten. `sniff`, `probe` and `make_thumbnails` must never panic,
 //! must refuse what they cannot handle with an error, and must never
 //! allocate more than the pixel limit allows, whatever the header claims.
 //!
@@ -158,6 +159,7 @@ fn seeds() -> &'static [Vec<u8>] {
         let deep: ImageBuffer<Rgb<u16>, Vec<u16>> =
             ImageBuffer::from_fn(24, 24, |x, y| Rgb([x as u16 * 2000, y as u16 * 2000, 7]));
         let gray = ImageBuffer::from_fn(30, 20, |x, y| Luma([(x * y) as u8]));
+        let small = DynamicImage::ImageRgb8(gradient(40, 30));
         vec![
             jpeg,
             rotated,
@@ -165,7 +167,17 @@ fn seeds() -> &'static [Vec<u8>] {
             png,
             png_exif,
             encode(DynamicImage::ImageRgb16(deep), ImageFormat::Png),
-            encode(DynamicImage::ImageLuma8(gray), ImageFormat::Png),
+            encode(DynamicImage::ImageLuma8(gray.clone()), ImageFormat::Png),
+            encode(small.clone(), ImageFormat::Gif),
+            encode(small.clone(), ImageFormat::Bmp),
+            encode(small.clone(), ImageFormat::Tiff),
+            encode(DynamicImage::ImageLuma8(gray), ImageFormat::Tiff),
+            encode(small, ImageFormat::WebP),
+            // Made by Pillow (tests/fixtures/formats): a lossy WebP and two
+            // animations.
+            include_bytes!("fixtures/formats/lossy.webp").to_vec(),
+            include_bytes!("fixtures/formats/animated.webp").to_vec(),
+            include_bytes!("fixtures/formats/animated.gif").to_vec(),
         ]
     })
 }
@@ -276,13 +288,17 @@ fn mutated() -> impl Strategy<Value = Vec<u8>> {
         .prop_map(|(seed, mutations)| mutations.iter().fold(seeds()[seed].clone(), apply))
 }
 
-/// Arbitrary bytes, half of them behind a JPEG or PNG signature so that they
-/// get past the sniffing.
+/// Arbitrary bytes, most of them behind a signature so that they get past
+/// the sniffing.
 fn arbitrary() -> impl Strategy<Value = Vec<u8>> {
     let magic = prop_oneof![
         Just(Vec::new()),
         Just(vec![0xFF, 0xD8, 0xFF]),
         Just(b"\x89PNG\r\n\x1a\n".to_vec()),
+        Just(b"GIF89a".to_vec()),
+        Just(b"RIFF\xf0\x0f\0\0WEBPVP8L".to_vec()),
+        Just(b"BM".to_vec()),
+        Just(b"II*\0".to_vec()),
     ];
     (magic, proptest::collection::vec(any::<u8>(), 0..4096))
         .prop_map(|(magic, rest)| [magic, rest].concat())
@@ -296,7 +312,8 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
     let sniffed = sniff(&bytes[..bytes.len().min(SNIFF_LEN)]);
 
     let (probed, largest) = measured(|| probe(Cursor::new(bytes), MAX_PIXELS));
-    prop_assert!(largest <= 1 << 20, "probe allocated {largest} bytes");
+    // The TIFF decoder reads tag values (strip tables) of up to 1 MiB.
+    prop_assert!(largest <= 2 << 20, "probe allocated {largest} bytes");
     if let Ok(info) = &probed {
         prop_assert_eq!(Ok(info.kind), sniffed.clone());
         prop_assert!(u64::from(info.width) * u64::from(info.height) <= MAX_PIXELS);
@@ -323,10 +340,13 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
             prop_assert_eq!(thumbnails.len(), spec.heights.len());
             for (thumbnail, &requested) in thumbnails.iter().zip(&spec.heights) {
                 prop_assert_eq!(thumbnail.height, requested);
-                prop_assert_eq!(thumbnail.kind, info.kind);
+                match info.kind {
+                    ImageKind::Jpeg | ImageKind::Png => prop_assert_eq!(thumbnail.kind, info.kind),
+                    _ => prop_assert!(matches!(thumbnail.kind, ImageKind::Jpeg | ImageKind::Png)),
+                }
                 prop_assert!(thumbnail.actual_height <= requested.min(info.height));
                 prop_assert!(thumbnail.width >= 1 && thumbnail.width <= info.width);
-                prop_assert_eq!(sniff(&thumbnail.bytes), Ok(info.kind));
+                prop_assert_eq!(sniff(&thumbnail.bytes), Ok(thumbnail.kind));
             }
         }
         Err(ImagingError::TooManyPixels { width, height, max }) => {
@@ -352,7 +372,7 @@ proptest! {
     /// the header, before anything the size of the image is allocated.
     #[test]
     fn declared_sizes_are_checked_before_decoding(
-        seed in 0..7usize,
+        seed in 0..11usize,
         width in 1..=65_535u32,
         height in 1..=65_535u32,
     ) {
@@ -371,6 +391,36 @@ proptest! {
                 let crc = crc32(&bytes[12..29]);
                 bytes[29..33].copy_from_slice(&crc.to_be_bytes());
             }
+            ImageKind::Gif => {
+                // The logical screen; the frame inside it keeps its size.
+                bytes[6..8].copy_from_slice(&(width as u16).to_le_bytes());
+                bytes[8..10].copy_from_slice(&(height as u16).to_le_bytes());
+            }
+            ImageKind::Bmp => {
+                bytes[18..22].copy_from_slice(&width.to_le_bytes());
+                bytes[22..26].copy_from_slice(&height.to_le_bytes());
+            }
+            ImageKind::Tiff => {
+                // Little-endian, as `image` writes it: the directory's
+                // ImageWidth and ImageLength entries.
+                let ifd = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+                let count = u16::from_le_bytes([bytes[ifd], bytes[ifd + 1]]) as usize;
+                for entry in (0..count).map(|i| ifd + 2 + 12 * i) {
+                    let tag = u16::from_le_bytes([bytes[entry], bytes[entry + 1]]);
+                    let kind = u16::from_le_bytes([bytes[entry + 2], bytes[entry + 3]]);
+                    let value = match tag {
+                        256 => width,
+                        257 => height,
+                        _ => continue,
+                    };
+                    if kind == 3 {
+                        bytes[entry + 8..entry + 10].copy_from_slice(&(value as u16).to_le_bytes());
+                    } else {
+                        bytes[entry + 8..entry + 12].copy_from_slice(&value.to_le_bytes());
+                    }
+                }
+            }
+            other => panic!("no size rewriting for {other:?}"),
         }
         let over = u64::from(width) * u64::from(height) > MAX_PIXELS;
         let probed = probe(Cursor::new(&bytes), MAX_PIXELS);
@@ -389,6 +439,14 @@ fn the_seeds_are_valid_images() {
         let thumbnails =
             make_thumbnails(seed, &spec()).unwrap_or_else(|e| panic!("seed {index}: {e}"));
         assert_eq!(thumbnails.len(), 2, "seed {index}");
+    }
+    // The seeds of the size test, in its order.
+    let kinds: Vec<ImageKind> = seeds()[..11]
+        .iter()
+        .map(|s| sniff(&s[..SNIFF_LEN]).expect("sniffs"))
+        .collect();
+    for kind in [ImageKind::Gif, ImageKind::Bmp, ImageKind::Tiff] {
+        assert!(kinds.contains(&kind), "{kinds:?}");
     }
 }
 

@@ -108,6 +108,9 @@ pub struct Config {
     pub max_image_pixels: u64,
     /// Largest pixel buffer one image may need while it is decoded.
     pub max_decode_bytes: u64,
+    /// Most frames an animation (GIF, WebP, APNG) may have, counted from
+    /// its structure before decoding; thumbnails show the first.
+    pub max_frames: u32,
     /// Pixel buffers all jobs of this process may hold at once; jobs wait
     /// for their share.
     pub decode_memory_budget: u64,
@@ -242,6 +245,7 @@ impl Config {
             max_json_bytes: env.parse_range("MAX_JSON_BYTES", 256 << 10, 1024..=16 << 20)?,
             max_image_pixels: env.parse_range("MAX_IMAGE_PIXELS", 50_000_000, 1..=1 << 32)?,
             max_decode_bytes: env.parse_range("MAX_DECODE_BYTES", 512 << 20, 1 << 20..=1 << 40)?,
+            max_frames: env.parse_range("MAX_FRAMES", 1000, 1..=1_000_000)?,
             decode_memory_budget: env.parse_range(
                 "DECODE_MEMORY_BUDGET",
                 1 << 30,
@@ -463,6 +467,7 @@ mod tests {
             ("METRICS_TOKEN", "short"),
             ("METRICS_BIND", "nowhere"),
             ("MAX_DECODE_BYTES", "1099511627776"),
+            ("MAX_FRAMES", "0"),
             ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.example"),
             ("TRUSTED_PROXIES", "10.0.0.0/40"),
             ("LOGIN_BASE_DELAY_SECONDS", "0"),

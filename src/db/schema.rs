@@ -55,6 +55,7 @@ diesel::table! {
         sha256 -> Nullable<Bytea>,
         source_id -> Uuid,
         blurhash -> Nullable<Text>,
+        frame_count -> Int4,
     }
 }
 

@@ -6,7 +6,10 @@
 //! checked from the header before any pixel buffer exists, and decoders run
 //! with allocation limits.
 
+mod colour;
 mod exif;
+#[cfg(feature = "heif")]
+mod heif;
 mod probe;
 mod raster;
 mod sniff;
@@ -14,9 +17,11 @@ mod thumbnail;
 pub mod webp;
 
 #[cfg(test)]
+mod format_tests;
+#[cfg(test)]
 mod tests;
 
-pub use probe::{decode_bytes, probe};
+pub use probe::{probe, probe_bytes};
 pub use sniff::{SNIFF_LEN, sniff};
 pub use thumbnail::make_thumbnails;
 
@@ -25,6 +30,15 @@ pub use thumbnail::make_thumbnails;
 pub enum ImageKind {
     Jpeg,
     Png,
+    Webp,
+    Gif,
+    Bmp,
+    Tiff,
+    /// HEIC/HEIF (HEVC in an ISO-BMFF container); decoded only with the
+    /// cargo feature `heif`.
+    Heic,
+    /// AVIF (AV1 in an ISO-BMFF container); decoded only with `heif`.
+    Avif,
 }
 
 impl ImageKind {
@@ -32,6 +46,12 @@ impl ImageKind {
         match self {
             ImageKind::Jpeg => "image/jpeg",
             ImageKind::Png => "image/png",
+            ImageKind::Webp => "image/webp",
+            ImageKind::Gif => "image/gif",
+            ImageKind::Bmp => "image/bmp",
+            ImageKind::Tiff => "image/tiff",
+            ImageKind::Heic => "image/heic",
+            ImageKind::Avif => "image/avif",
         }
     }
 
@@ -39,22 +59,72 @@ impl ImageKind {
         match self {
             ImageKind::Jpeg => "jpg",
             ImageKind::Png => "png",
+            ImageKind::Webp => "webp",
+            ImageKind::Gif => "gif",
+            ImageKind::Bmp => "bmp",
+            ImageKind::Tiff => "tif",
+            ImageKind::Heic => "heic",
+            ImageKind::Avif => "avif",
         }
+    }
+
+    /// The format's everyday name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageKind::Jpeg => "JPEG",
+            ImageKind::Png => "PNG",
+            ImageKind::Webp => "WebP",
+            ImageKind::Gif => "GIF",
+            ImageKind::Bmp => "BMP",
+            ImageKind::Tiff => "TIFF",
+            ImageKind::Heic => "HEIC",
+            ImageKind::Avif => "AVIF",
+        }
+    }
+
+    /// Whether this build decodes the format (HEIC and AVIF need the cargo
+    /// feature `heif`).
+    pub fn is_decodable(self) -> bool {
+        !matches!(self, ImageKind::Heic | ImageKind::Avif) || cfg!(feature = "heif")
     }
 
     /// Accepts the common aliases and ignores parameters and case, because
     /// clients send `image/jpg` or `image/PNG; charset=binary` in the wild.
     pub fn from_content_type(s: &str) -> Option<ImageKind> {
         let essence = s.split(';').next().unwrap_or_default().trim();
-        const JPEG: [&str; 3] = ["image/jpeg", "image/jpg", "image/pjpeg"];
-        const PNG: [&str; 2] = ["image/png", "image/x-png"];
-        if JPEG.iter().any(|t| t.eq_ignore_ascii_case(essence)) {
-            Some(ImageKind::Jpeg)
-        } else if PNG.iter().any(|t| t.eq_ignore_ascii_case(essence)) {
-            Some(ImageKind::Png)
-        } else {
-            None
-        }
+        const ALIASES: &[(&str, ImageKind)] = &[
+            ("image/jpeg", ImageKind::Jpeg),
+            ("image/jpg", ImageKind::Jpeg),
+            ("image/pjpeg", ImageKind::Jpeg),
+            ("image/png", ImageKind::Png),
+            ("image/x-png", ImageKind::Png),
+            ("image/apng", ImageKind::Png),
+            ("image/webp", ImageKind::Webp),
+            ("image/gif", ImageKind::Gif),
+            ("image/bmp", ImageKind::Bmp),
+            ("image/x-bmp", ImageKind::Bmp),
+            ("image/x-ms-bmp", ImageKind::Bmp),
+            ("image/tiff", ImageKind::Tiff),
+            ("image/tif", ImageKind::Tiff),
+            ("image/heic", ImageKind::Heic),
+            ("image/heif", ImageKind::Heic),
+            ("image/heic-sequence", ImageKind::Heic),
+            ("image/heif-sequence", ImageKind::Heic),
+            ("image/avif", ImageKind::Avif),
+        ];
+        ALIASES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(essence))
+            .map(|&(_, kind)| kind)
+    }
+}
+
+/// The formats this build accepts, for messages.
+pub fn accepted_formats() -> &'static str {
+    if cfg!(feature = "heif") {
+        "JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC and AVIF"
+    } else {
+        "JPEG, PNG, WebP, GIF, BMP and TIFF"
     }
 }
 
@@ -72,6 +142,33 @@ pub struct ImageInfo {
     /// what a job reserves from the process's decode budget, and what
     /// `MAX_DECODE_BYTES` refuses (a small file can decode to gigabytes).
     pub decode_bytes: u64,
+    /// Frames of an animation (GIF, animated WebP, APNG); 1 for a still.
+    /// Thumbnails are made from the first frame.
+    pub frame_count: u32,
+}
+
+impl ImageInfo {
+    pub fn animated(&self) -> bool {
+        self.frame_count > 1
+    }
+
+    /// The limits that need the server's configuration, checked from the
+    /// header before anything is decoded.
+    pub fn check(&self, max_decode_bytes: u64, max_frames: u32) -> Result<(), ImagingError> {
+        if self.decode_bytes > max_decode_bytes {
+            return Err(ImagingError::TooMuchMemory {
+                need: self.decode_bytes,
+                max: max_decode_bytes,
+            });
+        }
+        if self.frame_count > max_frames {
+            return Err(ImagingError::TooManyFrames {
+                frames: self.frame_count,
+                max: max_frames,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Why an image was refused or could not be processed.
@@ -84,8 +181,17 @@ pub struct ImageInfo {
 pub enum ImagingError {
     #[error("the file is empty")]
     Empty,
-    #[error("not a JPEG or PNG image")]
+    #[error("not a supported image ({})", accepted_formats())]
     UnsupportedFormat,
+    /// A format this build recognises but was built without.
+    #[error(
+        "{} images are not supported by this server: it was built without the cargo feature `{feature}`",
+        .kind.name()
+    )]
+    NotBuilt {
+        kind: ImageKind,
+        feature: &'static str,
+    },
     #[error("malformed image: {0}")]
     Malformed(String),
     #[error("the image file is truncated")]
@@ -98,6 +204,8 @@ pub enum ImagingError {
         .max >> 20
     )]
     TooMuchMemory { need: u64, max: u64 },
+    #[error("the animation has {frames} frames, more than the {max} allowed")]
+    TooManyFrames { frames: u32, max: u32 },
     #[error("unsupported image: {0}")]
     Unsupported(String),
     #[error("decoding the image failed: {0}")]
@@ -125,7 +233,8 @@ pub struct Thumbnail {
     pub width: u32,
     /// Equals `height` unless the original is smaller (we never upscale).
     pub actual_height: u32,
-    /// Always the kind of the original.
+    /// JPEG or PNG: the original's kind for JPEG and PNG originals;
+    /// otherwise JPEG when opaque and PNG when any pixel is transparent.
     pub kind: ImageKind,
     pub bytes: Vec<u8>,
 }

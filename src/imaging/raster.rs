@@ -112,6 +112,45 @@ impl Raster {
         &self.data
     }
 
+    pub(crate) fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.data
+    }
+
+    /// Whether any pixel is less than fully opaque.
+    pub(crate) fn is_translucent(&self) -> bool {
+        let channels = self.layout.channels();
+        match self.layout {
+            Layout::Luma | Layout::Rgb => false,
+            Layout::LumaAlpha | Layout::Rgba => self
+                .data
+                .iter()
+                .skip(channels - 1)
+                .step_by(channels)
+                .any(|&a| a < u8::MAX),
+        }
+    }
+
+    /// Drops an alpha channel (for an opaque image that becomes a JPEG).
+    pub(crate) fn without_alpha(self) -> Raster {
+        let (layout, keep) = match self.layout {
+            Layout::Luma | Layout::Rgb => return self,
+            Layout::LumaAlpha => (Layout::Luma, 1),
+            Layout::Rgba => (Layout::Rgb, 3),
+        };
+        let channels = self.layout.channels();
+        let data = self
+            .data
+            .chunks_exact(channels)
+            .flat_map(|pixel| pixel.iter().take(keep).copied())
+            .collect();
+        Raster {
+            width: self.width,
+            height: self.height,
+            layout,
+            data,
+        }
+    }
+
     /// Resamples with Lanczos3; fast_image_resize premultiplies alpha itself
     /// for the layouts with alpha, so transparent pixels do not bleed colour.
     pub(crate) fn resize(
@@ -164,18 +203,4 @@ impl Raster {
         };
         image.ok_or_else(|| ImagingError::Encode("pixel buffer does not match its size".into()))
     }
-}
-
-/// Converts the CMYK that jpeg-decoder returns (0 = no ink, Adobe inversion
-/// already undone) to RGB.
-pub(crate) fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
-    let (pixels, _) = cmyk.as_chunks::<4>();
-    let ink = |channel: u8, k: u8| -> u8 {
-        let value = u16::from(255 - channel) * u16::from(255 - k) / 255;
-        u8::try_from(value).unwrap_or(u8::MAX)
-    };
-    pixels
-        .iter()
-        .flat_map(|&[c, m, y, k]| [ink(c, k), ink(m, k), ink(y, k)])
-        .collect()
 }

@@ -110,15 +110,34 @@ fn rgb_at(image: &DynamicImage, x: u32, y: u32) -> [u8; 3] {
 fn sniff_decides_by_magic_bytes() {
     assert_eq!(sniff(&jpeg(8, 8)), Ok(ImageKind::Jpeg));
     assert_eq!(sniff(&png(gradient(8, 8))), Ok(ImageKind::Png));
+    for (bytes, kind) in [
+        (&b"GIF89a\x01\x00\x01\x00"[..], ImageKind::Gif),
+        (b"GIF87a\x01\x00\x01\x00", ImageKind::Gif),
+        (b"RIFF\0\0\0\0WEBPVP8 ", ImageKind::Webp),
+        (b"BM\0\0\0\0", ImageKind::Bmp),
+        (b"II*\0\x08\0\0\0", ImageKind::Tiff),
+        (b"MM\0*\0\0\0\x08", ImageKind::Tiff),
+        (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", ImageKind::Heic),
+        (b"\0\0\0\x18ftypmif1\0\0\0\0mif1heic", ImageKind::Heic),
+        (b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf", ImageKind::Avif),
+        (b"\0\0\0\x18ftypmif1\0\0\0\0mif1avif", ImageKind::Avif),
+    ] {
+        assert_eq!(sniff(bytes), Ok(kind), "{bytes:?}");
+    }
     for other in [
-        &b"GIF89a\x01\x00\x01\x00"[..],
-        b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+        &b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"[..],
         b"<?xml version=\"1.0\"?><svg/>",
         b"<!DOCTYPE html><html></html>",
-        b"RIFF\0\0\0\0WEBPVP8 ",
+        b"%PDF-1.7\n",
+        b"RIFF\0\0\0\0WAVEfmt ",
+        // An MP4 video is ISO-BMFF too.
+        b"\0\0\0\x18ftypisom\0\0\0\0isomavc1",
     ] {
         assert_eq!(sniff(other), Err(ImagingError::UnsupportedFormat));
     }
+    assert_eq!(sniff(b"GIF8"), Err(ImagingError::Truncated));
+    assert_eq!(sniff(b"nope"), Err(ImagingError::UnsupportedFormat));
+    assert_eq!(sniff(b"RIFF\0\0"), Err(ImagingError::Truncated));
     assert_eq!(sniff(b""), Err(ImagingError::Empty));
     assert_eq!(sniff(&[0xFF, 0xD8]), Err(ImagingError::Truncated));
     assert_eq!(probe_bytes(b""), Err(ImagingError::Empty));
@@ -130,7 +149,16 @@ fn sniff_decides_by_magic_bytes() {
 
 #[test]
 fn kind_maps_content_types_and_extensions() {
-    for kind in [ImageKind::Jpeg, ImageKind::Png] {
+    for kind in [
+        ImageKind::Jpeg,
+        ImageKind::Png,
+        ImageKind::Webp,
+        ImageKind::Gif,
+        ImageKind::Bmp,
+        ImageKind::Tiff,
+        ImageKind::Heic,
+        ImageKind::Avif,
+    ] {
         assert_eq!(
             ImageKind::from_content_type(kind.content_type()),
             Some(kind)
@@ -142,7 +170,12 @@ fn kind_maps_content_types_and_extensions() {
         ImageKind::from_content_type("Image/JPG; charset=binary"),
         Some(ImageKind::Jpeg)
     );
-    assert_eq!(ImageKind::from_content_type("image/gif"), None);
+    assert_eq!(
+        ImageKind::from_content_type("image/x-ms-bmp"),
+        Some(ImageKind::Bmp)
+    );
+    assert_eq!(ImageKind::from_content_type("image/svg+xml"), None);
+    assert_eq!(ImageKind::from_content_type("video/mp4"), None);
 }
 
 #[test]
@@ -161,6 +194,7 @@ fn probe_walks_past_large_app_segments_to_the_frame_header() {
             height: 480,
             // Three planes and the output, one byte each: baseline.
             decode_bytes: 640 * 480 * 3 * 2,
+            frame_count: 1,
         }
     );
     let info = probe_bytes(&png(gradient(33, 17))).expect("probe");
@@ -255,14 +289,22 @@ fn probe_refuses_truncated_pngs() {
     }
 }
 
+/// A motion photo's video, or padding: whatever follows the image's end is
+/// kept and not taken for truncation, however long.
 #[test]
-fn probe_allows_up_to_4_kib_after_the_end() {
+fn probe_allows_any_data_after_the_end() {
     for bytes in [jpeg(64, 48), png(gradient(64, 48))] {
-        let mut padded = bytes.clone();
-        padded.extend(vec![0; 4000]);
-        assert!(probe_bytes(&padded).is_ok());
-        padded.extend(vec![0; 200]);
-        assert_eq!(probe_bytes(&padded), Err(ImagingError::Truncated));
+        for trailing in [4000, 3 << 20] {
+            let mut padded = bytes.clone();
+            padded.extend((0..trailing).map(|i| (i * 7 % 251) as u8));
+            assert!(probe_bytes(&padded).is_ok(), "{trailing}");
+            let made = make_thumbnails(&padded, &spec(&[20])).expect("thumbnail");
+            assert_eq!(made[0].actual_height, 20);
+        }
+        // Cut inside the image, then followed by data: still truncated.
+        let mut cut = bytes[..bytes.len() - 20].to_vec();
+        cut.extend(vec![0x11; 8000]);
+        assert_eq!(probe_bytes(&cut), Err(ImagingError::Truncated));
     }
 }
 
@@ -628,7 +670,9 @@ fn decode_memory_is_estimated_from_the_header() {
     let info = probe_bytes(&png16).expect("probe");
     assert_eq!(info.decode_bytes, 300 * 200 * 12);
     assert_eq!(
-        super::decode_bytes(&png16, u64::MAX).expect("estimate"),
+        super::probe_bytes(&png16, u64::MAX)
+            .expect("estimate")
+            .decode_bytes,
         info.decode_bytes
     );
     let info = probe_bytes(&png(gradient(33, 17))).expect("probe");

@@ -1,19 +1,25 @@
 //! Thumbnails: validate the container, decode once (JPEGs shrink during
-//! decoding), resize to each requested height, orient upright and re-encode
-//! in the original's format without metadata.
+//! decoding; animations give their first frame), convert the colours to
+//! sRGB, resize to each requested height, orient upright and encode as JPEG
+//! or PNG without metadata.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use fast_image_resize::Resizer;
+use image::codecs::bmp::BmpDecoder;
+use image::codecs::gif::GifDecoder;
 use image::codecs::png::{CompressionType, FilterType, PngDecoder, PngEncoder};
+use image::codecs::tiff::TiffDecoder;
+use image::codecs::webp::WebPDecoder;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageError, Limits};
 use jpeg_decoder::PixelFormat;
 use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, SamplingFactor};
 
+use super::colour::{self, Colour};
 use super::exif;
 use super::probe::{self, Header};
-use super::raster::{Layout, Raster, cmyk_to_rgb};
+use super::raster::{Layout, Raster};
 use super::{ImageKind, ImagingError, Thumbnail, ThumbnailSpec};
 
 /// A smaller thumbnail is resampled from a larger one only when that one is
@@ -29,9 +35,9 @@ const CHAIN_FACTOR: u64 = 2;
 /// scaled chroma is soft (see BENCHMARKS.md).
 const DCT_MARGIN: (u64, u64) = (2, 1);
 
-/// Headroom over the pixel buffer for the PNG decoder's own allocations
-/// (chunk data, the zlib window, row buffers).
-const PNG_ALLOC_HEADROOM: u64 = 64 * 1024 * 1024;
+/// Headroom over the pixel buffer for a decoder's own allocations (chunk
+/// data, the zlib window, row buffers, a GIF's canvas).
+const ALLOC_HEADROOM: u64 = 64 * 1024 * 1024;
 
 /// Makes one thumbnail per requested height from an original's bytes.
 ///
@@ -39,9 +45,12 @@ const PNG_ALLOC_HEADROOM: u64 = 64 * 1024 * 1024;
 /// Each keeps the aspect ratio of the upright (EXIF-oriented) image at the
 /// requested height; an original that is not taller than the requested
 /// height is re-encoded at its own size instead of being upscaled. JPEG
-/// gives JPEG and PNG gives PNG (8-bit, alpha kept); no EXIF, ICC or text
-/// metadata is written. Truncated files and files over `spec.max_pixels` are
-/// refused before any pixel is decoded.
+/// gives JPEG and PNG gives PNG (8-bit, alpha kept); every other format
+/// gives JPEG when it is opaque and PNG when any pixel is transparent. An
+/// animation gives its first frame. Pixels are converted to sRGB from an
+/// embedded ICC profile; no EXIF, ICC or text metadata is written.
+/// Truncated files and files over `spec.max_pixels` are refused before any
+/// pixel is decoded.
 pub fn make_thumbnails(
     original: &[u8],
     spec: &ThumbnailSpec,
@@ -52,20 +61,9 @@ pub fn make_thumbnails(
             "a thumbnail height of 0 was requested".into(),
         ));
     }
-    let source = match header.kind {
-        ImageKind::Jpeg => Source::Jpeg {
-            data: original,
-            header,
-        },
-        ImageKind::Png => Source::png(original, &header, spec.max_pixels)?,
-    };
-    let orientation = source.orientation();
+    let orientation = header.orientation;
     let swap = exif::swaps_dimensions(orientation);
-    let (width, height) = if swap {
-        (header.height, header.width)
-    } else {
-        (header.width, header.height)
-    };
+    let (width, height) = header.oriented_size();
 
     // Distinct output sizes, largest first.
     let mut sizes: Vec<(u32, u32)> = spec
@@ -80,7 +78,17 @@ pub fn make_thumbnails(
     };
     let stored = |(w, h): (u32, u32)| if swap { (h, w) } else { (w, h) };
 
-    let decoded = source.decode(stored(largest), spec.max_pixels)?;
+    let decoded = decode(original, &header, stored(largest), spec.max_pixels)?;
+    let kind = match header.kind {
+        ImageKind::Jpeg | ImageKind::Png => header.kind,
+        _ if decoded.is_translucent() => ImageKind::Png,
+        _ => ImageKind::Jpeg,
+    };
+    let decoded = if kind == ImageKind::Jpeg {
+        decoded.without_alpha()
+    } else {
+        decoded
+    };
     let stored_sizes: Vec<(u32, u32)> = sizes.iter().map(|&s| stored(s)).collect();
     let rasters = resize_all(&decoded, &stored_sizes)?;
     drop(decoded);
@@ -98,9 +106,9 @@ pub fn make_thumbnails(
                 size.1
             )));
         }
-        let bytes = match header.kind {
-            ImageKind::Jpeg => encode_jpeg(&raster, spec.jpeg_quality)?,
+        let bytes = match kind {
             ImageKind::Png => encode_png(&raster)?,
+            _ => encode_jpeg(&raster, spec.jpeg_quality)?,
         };
         encoded.push((size, bytes));
     }
@@ -117,11 +125,153 @@ pub fn make_thumbnails(
                 height: requested,
                 width: size.0,
                 actual_height: size.1,
-                kind: header.kind,
+                kind,
                 bytes: bytes.clone(),
             })
         })
         .collect()
+}
+
+/// Decodes to at least `need` pixels (stored orientation) per axis, in
+/// sRGB.
+fn decode(
+    data: &[u8],
+    header: &Header,
+    need: (u32, u32),
+    max_pixels: u64,
+) -> Result<Raster, ImagingError> {
+    let (mut raster, colour) = match header.kind {
+        ImageKind::Jpeg => decode_jpeg(data, header, need, max_pixels)?,
+        ImageKind::Png => {
+            let limits = limits(header, max_pixels);
+            let decoder = guarded(|| PngDecoder::with_limits(Cursor::new(data), limits))?
+                .map_err(image_error)?;
+            let (raster, icc) = decode_with(decoder, max_pixels)?;
+            let colour = match (icc, &header.png_colour) {
+                (Some(icc), _) => Colour::from_icc(&icc),
+                (None, Some(chunks)) => Colour::from_png(chunks),
+                (None, None) => Colour::Srgb,
+            };
+            (raster, colour)
+        }
+        ImageKind::Webp => {
+            let decoder = guarded(|| WebPDecoder::new(Cursor::new(data)))?.map_err(image_error)?;
+            with_icc(decode_limited(decoder, header, max_pixels)?)
+        }
+        ImageKind::Gif => {
+            let decoder = guarded(|| GifDecoder::new(Cursor::new(data)))?.map_err(image_error)?;
+            with_icc(decode_limited(decoder, header, max_pixels)?)
+        }
+        ImageKind::Bmp => {
+            let decoder = guarded(|| BmpDecoder::new(Cursor::new(data)))?.map_err(image_error)?;
+            with_icc(decode_limited(decoder, header, max_pixels)?)
+        }
+        ImageKind::Tiff => guarded(|| decode_tiff(data, header, max_pixels))??,
+        ImageKind::Heic | ImageKind::Avif => decode_heif(data, header, max_pixels)?,
+    };
+    colour.to_srgb(&mut raster)?;
+    Ok(raster)
+}
+
+#[cfg(feature = "heif")]
+fn decode_heif(
+    data: &[u8],
+    _: &Header,
+    max_pixels: u64,
+) -> Result<(Raster, Colour), ImagingError> {
+    let decoded = guarded(|| super::heif::decode(data, max_pixels))??;
+    let colour = decoded
+        .icc
+        .as_deref()
+        .map_or(Colour::Srgb, Colour::from_icc);
+    Ok((decoded.raster, colour))
+}
+
+#[cfg(not(feature = "heif"))]
+fn decode_heif(
+    _: &[u8],
+    header: &Header,
+    _: u64,
+) -> Result<(Raster, Colour), ImagingError> {
+    Err(ImagingError::NotBuilt {
+        kind: header.kind,
+        feature: "heif",
+    })
+}
+
+/// TIFF through `image`, but for its ICC profile, and for CMYK, which
+/// `image` turns into RGB by the naive formula: its inks go through their
+/// profile here.
+fn decode_tiff(
+    data: &[u8],
+    header: &Header,
+    max_pixels: u64,
+) -> Result<(Raster, Colour), ImagingError> {
+    use probe::tiff::{icc_profile, tiff_error};
+    let mut decoder = tiff::decoder::Decoder::new(Cursor::new(data)).map_err(tiff_error)?;
+    let icc = icc_profile(&mut decoder);
+    let colour = icc.as_deref().map_or(Colour::Srgb, Colour::from_icc);
+    if decoder.colortype().map_err(tiff_error)? == tiff::ColorType::CMYK(8) {
+        let mut limits = tiff::decoder::Limits::default();
+        limits.decoding_buffer_size = usize::try_from(alloc_limit(max_pixels)).unwrap_or(usize::MAX);
+        let mut decoder = decoder.with_limits(limits);
+        let (width, height) = decoder.dimensions().map_err(tiff_error)?;
+        probe::check_pixels(width, height, max_pixels)?;
+        let tiff::decoder::DecodingResult::U8(cmyk) = decoder.read_image().map_err(tiff_error)?
+        else {
+            return Err(ImagingError::Decode("a CMYK TIFF gave no 8-bit samples".into()));
+        };
+        let rgb = colour::cmyk_to_srgb(&cmyk, &colour);
+        return Ok((Raster::new(width, height, Layout::Rgb, rgb)?, Colour::Srgb));
+    }
+    let decoder = TiffDecoder::new(Cursor::new(data)).map_err(image_error)?;
+    let (raster, _) = decode_limited(decoder, header, max_pixels)?;
+    Ok((raster, colour))
+}
+
+fn with_icc((raster, icc): (Raster, Option<Vec<u8>>)) -> (Raster, Colour) {
+    let colour = icc.as_deref().map_or(Colour::Srgb, Colour::from_icc);
+    (raster, colour)
+}
+
+/// The decoder limits for an original whose header said its size.
+fn limits(header: &Header, max_pixels: u64) -> Limits {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(header.width);
+    limits.max_image_height = Some(header.height);
+    limits.max_alloc = Some(alloc_limit(max_pixels));
+    limits
+}
+
+fn decode_limited<D: ImageDecoder>(
+    mut decoder: D,
+    header: &Header,
+    max_pixels: u64,
+) -> Result<(Raster, Option<Vec<u8>>), ImagingError> {
+    decoder
+        .set_limits(limits(header, max_pixels))
+        .map_err(image_error)?;
+    decode_with(decoder, max_pixels)
+}
+
+/// Decodes the (first) image with `image`, with the embedded ICC profile.
+fn decode_with<D: ImageDecoder>(
+    mut decoder: D,
+    max_pixels: u64,
+) -> Result<(Raster, Option<Vec<u8>>), ImagingError> {
+    let (width, height) = decoder.dimensions();
+    probe::check_pixels(width, height, max_pixels)?;
+    if decoder.total_bytes() > alloc_limit(max_pixels) {
+        return Err(ImagingError::TooManyPixels {
+            width,
+            height,
+            max: max_pixels,
+        });
+    }
+    // A profile that cannot be read is ignored, as browsers do.
+    let icc = decoder.icc_profile().ok().flatten();
+    let image = guarded(|| DynamicImage::from_decoder(decoder))?.map_err(image_error)?;
+    Ok((Raster::from_dynamic(image)?, icc))
 }
 
 /// The output size for a requested height: the aspect ratio kept, width
@@ -163,65 +313,6 @@ fn resize_all(source: &Raster, sizes: &[(u32, u32)]) -> Result<Vec<Raster>, Imag
     Ok(made)
 }
 
-/// An original on its way to pixels.
-enum Source<'a> {
-    Jpeg {
-        data: &'a [u8],
-        header: Header,
-    },
-    Png {
-        decoder: Box<PngDecoder<Cursor<&'a [u8]>>>,
-        orientation: u8,
-    },
-}
-
-impl<'a> Source<'a> {
-    fn png(data: &'a [u8], header: &Header, max_pixels: u64) -> Result<Self, ImagingError> {
-        let mut limits = Limits::default();
-        limits.max_image_width = Some(header.width);
-        limits.max_image_height = Some(header.height);
-        limits.max_alloc = Some(png_alloc_limit(max_pixels));
-        let decoder =
-            guarded(|| PngDecoder::with_limits(Cursor::new(data), limits))?.map_err(image_error)?;
-        // The orientation `probe` read, as for JPEGs: the size recorded at
-        // upload and the thumbnails' aspect must come from one EXIF parser
-        // (the decoder's disagrees with ours on malformed blocks).
-        let orientation = header.orientation;
-        Ok(Source::Png {
-            decoder: Box::new(decoder),
-            orientation,
-        })
-    }
-
-    fn orientation(&self) -> u8 {
-        match self {
-            Source::Jpeg { header, .. } => header.orientation,
-            Source::Png { orientation, .. } => *orientation,
-        }
-    }
-
-    /// Decodes to at least `need` pixels (stored orientation) per axis.
-    fn decode(self, need: (u32, u32), max_pixels: u64) -> Result<Raster, ImagingError> {
-        match self {
-            Source::Jpeg { data, header } => decode_jpeg(data, &header, need, max_pixels),
-            Source::Png { decoder, .. } => {
-                let (width, height) = decoder.dimensions();
-                probe::check_pixels(width, height, max_pixels)?;
-                if decoder.total_bytes() > png_alloc_limit(max_pixels) {
-                    return Err(ImagingError::TooManyPixels {
-                        width,
-                        height,
-                        max: max_pixels,
-                    });
-                }
-                let image =
-                    guarded(|| DynamicImage::from_decoder(*decoder))?.map_err(image_error)?;
-                Raster::from_dynamic(image)
-            }
-        }
-    }
-}
-
 /// Decodes a JPEG with DCT scaling to the smallest of 1/8, 1/4, 1/2 and 1
 /// that still gives `DCT_MARGIN` times `need` pixels per axis: most of the
 /// work of a full decode is skipped for thumbnails of large photos.
@@ -230,7 +321,7 @@ fn decode_jpeg(
     header: &Header,
     need: (u32, u32),
     max_pixels: u64,
-) -> Result<Raster, ImagingError> {
+) -> Result<(Raster, Colour), ImagingError> {
     let scaled = |len: u32, eighths: u32| (len * eighths).div_ceil(8);
     let margin = |need: u32| u64::from(need) * DCT_MARGIN.0 / DCT_MARGIN.1;
     let eighths = [1, 2, 4].into_iter().find(|&n| {
@@ -253,19 +344,26 @@ fn decode_jpeg(
             decoder = jpeg_decoder(data, max_pixels);
         }
     }
-    let (pixels, info) = guarded(|| -> Result<_, jpeg_decoder::Error> {
+    let (pixels, info, icc) = guarded(|| -> Result<_, jpeg_decoder::Error> {
         let pixels = decoder.decode()?;
-        Ok((pixels, decoder.info()))
+        Ok((pixels, decoder.info(), decoder.icc_profile()))
     })?
     .map_err(jpeg_error)?;
     let info = info.ok_or_else(|| ImagingError::Decode("no frame header decoded".into()))?;
-    let (layout, pixels) = match info.pixel_format {
-        PixelFormat::L8 => (Layout::Luma, pixels),
-        PixelFormat::RGB24 => (Layout::Rgb, pixels),
-        PixelFormat::CMYK32 => (Layout::Rgb, cmyk_to_rgb(&pixels)),
+    let colour = icc.as_deref().map_or(Colour::Srgb, Colour::from_icc);
+    let (layout, pixels, colour) = match info.pixel_format {
+        PixelFormat::L8 => (Layout::Luma, pixels, colour),
+        PixelFormat::RGB24 => (Layout::Rgb, pixels, colour),
+        // CMYK goes to sRGB here, through its profile when it has one.
+        PixelFormat::CMYK32 => (
+            Layout::Rgb,
+            colour::cmyk_to_srgb(&pixels, &colour),
+            Colour::Srgb,
+        ),
         PixelFormat::L16 => return Err(ImagingError::Unsupported("16-bit JPEG".into())),
     };
-    Raster::new(info.width.into(), info.height.into(), layout, pixels)
+    let raster = Raster::new(info.width.into(), info.height.into(), layout, pixels)?;
+    Ok((raster, colour))
 }
 
 /// jpeg-decoder 0.3 has no switch to stay on the calling thread: with its
@@ -319,11 +417,10 @@ fn encode_png(raster: &Raster) -> Result<Vec<u8>, ImagingError> {
     Ok(out)
 }
 
-fn png_alloc_limit(max_pixels: u64) -> u64 {
-    // 16-bit RGBA is the widest PNG output: 8 bytes per pixel.
-    max_pixels
-        .saturating_mul(8)
-        .saturating_add(PNG_ALLOC_HEADROOM)
+/// What a decoder may allocate: 16-bit RGBA (8 bytes a pixel) is the
+/// widest output, plus headroom.
+fn alloc_limit(max_pixels: u64) -> u64 {
+    max_pixels.saturating_mul(8).saturating_add(ALLOC_HEADROOM)
 }
 
 /// Runs a third-party decoder so that a bug in it turns into an error for

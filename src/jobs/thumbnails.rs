@@ -87,11 +87,10 @@ impl MakeThumbnails {
         // Reserve what decoding may take before decoding; an original that
         // would take more than one image may is refused for good (uploads
         // check this too; the limit may have been lowered since).
-        let need = imaging::decode_bytes(&original, spec.max_pixels).map_err(JobError::abort)?;
-        let max = app.config.max_decode_bytes;
-        if need > max {
-            return Err(JobError::abort(ImagingError::TooMuchMemory { need, max }));
-        }
+        let info = imaging::probe_bytes(&original, spec.max_pixels).map_err(JobError::abort)?;
+        info.check(app.config.max_decode_bytes, app.config.max_frames)
+            .map_err(JobError::abort)?;
+        let need = info.decode_bytes;
         let _reservation = app
             .decode_budget
             .reserve(need)

@@ -97,8 +97,9 @@ async fn hostile_files_are_refused_by_their_bytes_and_leave_nothing_behind() {
     let t = TestApp::new().await;
     let token = t.user("mallory", "Premium").await;
     let html = b"<html><script>alert(1)</script></html>";
-    let mut long_trailer = images::jpeg(64, 64);
-    long_trailer.extend(html.iter().cycle().take(5000));
+    let whole = images::jpeg(64, 64);
+    let mut cut_then_junk = whole[..whole.len() - 40].to_vec();
+    cut_then_junk.extend(html.iter().cycle().take(5000));
     let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
         // 3.6 billion pixels declared by a 1 KB file: refused from the header.
         (
@@ -107,28 +108,37 @@ async fn hostile_files_are_refused_by_their_bytes_and_leave_nothing_behind() {
             images::jpeg_bomb(60_000, 60_000),
             "BAD_USER_INPUT",
         ),
+        // A GIF screen of 65535x65535 in 35 bytes.
         (
-            "a.gif",
+            "bomb.gif",
             "image/gif",
-            b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;".to_vec(),
-            "UNSUPPORTED_MEDIA_TYPE",
+            b"GIF89a\xff\xff\xff\xff\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;".to_vec(),
+            "BAD_USER_INPUT",
         ),
+        // A RIFF that promises more than the file holds.
         (
-            "a.webp",
+            "cut.webp",
             "image/webp",
-            b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00".to_vec(),
-            "UNSUPPORTED_MEDIA_TYPE",
+            b"RIFF\xff\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00".to_vec(),
+            "BAD_USER_INPUT",
         ),
         (
-            "a.bmp",
+            "zero.bmp",
             "image/bmp",
             [&b"BM\x3a\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00"[..], &[0; 40]].concat(),
-            "UNSUPPORTED_MEDIA_TYPE",
+            "BAD_USER_INPUT",
         ),
         (
-            "a.tiff",
+            "empty.tiff",
             "image/tiff",
             b"II*\x00\x08\x00\x00\x00\x00\x00".to_vec(),
+            "BAD_USER_INPUT",
+        ),
+        // A video is ISO-BMFF like HEIC, but not an image.
+        (
+            "clip.heic",
+            "image/heic",
+            b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2\x00\x00\x00\x08free".to_vec(),
             "UNSUPPORTED_MEDIA_TYPE",
         ),
         // An SVG with a prolog and a script, sent as if it were a JPEG.
@@ -151,8 +161,8 @@ async fn hostile_files_are_refused_by_their_bytes_and_leave_nothing_behind() {
             [&html[..], &images::jpeg(32, 32)].concat(),
             "UNSUPPORTED_MEDIA_TYPE",
         ),
-        // More than the 4 KiB of junk tolerated after the end marker.
-        ("long.jpg", "image/jpeg", long_trailer, "BAD_USER_INPUT"),
+        // A JPEG cut inside its scan, followed by what looks like more.
+        ("cut.jpg", "image/jpeg", cut_then_junk, "BAD_USER_INPUT"),
     ];
     for (name, mime, bytes, code) in cases {
         let (status, body) = upload_as(&t, &token, name, mime, bytes).await;

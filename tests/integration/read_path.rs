@@ -28,6 +28,7 @@ async fn seed_images(t: &TestApp, username: &str, count: usize) {
             sha256: None,
             source_id: id,
             blurhash: None,
+            frame_count: 1,
         };
         image.insert(&mut conn).await.expect("insert");
         Thumbnail::insert_pending(&mut conn, image.id, &[200, 400])

@@ -22,6 +22,8 @@ pub struct Image {
     pub sha256: Option<Vec<u8>>,
     pub source_id: Uuid,
     pub blurhash: Option<String>,
+    /// Frames of an animation; 1 for a still image.
+    pub frame_count: i32,
 }
 
 impl Image {

@@ -12,7 +12,8 @@ pub struct DirectUploadMutation;
 impl DirectUploadMutation {
     /// Starts a direct upload: for files too large for `uploadImage` (up to
     /// MAX_DIRECT_UPLOAD_BYTES), the client sends the file straight to
-    /// storage. `contentType` is image/jpeg or image/png; the returned
+    /// storage. `contentType` is the image's type (image/jpeg, image/png, image/webp, image/gif,
+    /// image/bmp, image/tiff, image/heic, image/avif); the returned
     /// request accepts exactly `byteSize` bytes of it, for 15 minutes.
     #[graphql(guard = "Role::User")]
     async fn create_upload_url(
@@ -36,7 +37,7 @@ impl DirectUploadMutation {
     }
 
     /// Turns the file sent for `createUploadUrl` into an image, with the
-    /// checks of `uploadImage` (a JPEG or PNG by its bytes, within the
+    /// checks of `uploadImage` (an image of a supported format by its bytes, within the
     /// limits); thumbnails are made in the background. Works once per
     /// upload; a refused file is deleted and the upload closed.
     /// `expiresIn` as for `uploadImage`.

@@ -26,7 +26,9 @@ fn incoming(ctx: &Context<'_>, file: &Upload) -> AppResult<IncomingFile> {
 
 #[Object]
 impl ImageMutation {
-    /// Uploads one JPEG or PNG (GraphQL multipart request). `expiresIn`
+    /// Uploads one image (GraphQL multipart request): JPEG, PNG, WebP, GIF,
+    /// BMP or TIFF, and HEIC or AVIF on servers built with `heif`, decided
+    /// by its bytes. `expiresIn`
     /// (seconds, 300 to 31536000) makes the image vanish after that time.
     #[graphql(guard = "Role::User")]
     async fn upload_image(

@@ -78,8 +78,22 @@ impl ImageObject {
     async fn filename(&self) -> &str {
         &self.image.filename
     }
+    /// The original's type, decided by its bytes (image/jpeg, image/png,
+    /// image/webp, image/gif, image/bmp, image/tiff, image/heic or
+    /// image/avif); the original is served with it, byte for byte.
     async fn content_type(&self) -> &str {
         &self.image.content_type
+    }
+
+    /// Whether the original is an animation (GIF, WebP or PNG with more
+    /// than one frame). Thumbnails show its first frame.
+    async fn animated(&self) -> bool {
+        self.image.frame_count > 1
+    }
+
+    /// Frames of the original: 1 for a still image.
+    async fn frame_count(&self) -> i32 {
+        self.image.frame_count
     }
     async fn width(&self) -> i32 {
         self.image.width
