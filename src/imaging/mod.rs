@@ -7,6 +7,8 @@
 //! with allocation limits.
 
 mod exif;
+#[cfg(feature = "heif")]
+pub(crate) mod heif;
 mod probe;
 mod raster;
 mod sniff;
