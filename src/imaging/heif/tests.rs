@@ -256,3 +256,55 @@ fn this_libheif_decodes_hevc_and_av1() {
         lh::heif_compression_format_heif_compression_AV1
     ));
 }
+
+/// The shared format fixtures (tests/fixtures/formats/README.md): 240x160,
+/// the top-left 30x30 patch the only white one; alpha.avif has a fully
+/// transparent disc of radius 28 around (165, 60).
+mod format_fixtures {
+    use super::*;
+
+    const HEIC: &[u8] = include_bytes!("../../../tests/fixtures/formats/heic.heic");
+    const AVIF: &[u8] = include_bytes!("../../../tests/fixtures/formats/avif.avif");
+    const AVIF_ALPHA: &[u8] = include_bytes!("../../../tests/fixtures/formats/alpha.avif");
+
+    const WHITE_PATCH: (u32, u32, u32, u32) = (4, 4, 26, 26);
+
+    #[test]
+    fn heic_and_avif_with_a_display_p3_profile_decode_with_it() {
+        for data in [HEIC, AVIF] {
+            let header = inspect(data, MAX_PIXELS).expect("inspect");
+            assert_eq!(
+                (header.width, header.height, header.has_alpha),
+                (240, 160, false)
+            );
+            let decoded = decode(data, MAX_PIXELS).expect("decode");
+            assert_eq!(
+                (decoded.raster.width(), decoded.raster.height()),
+                (240, 160)
+            );
+            assert_colour(&decoded.raster, WHITE_PATCH, [255, 255, 255]);
+            let icc = decoded.icc.expect("an ICC profile");
+            assert_eq!(&icc[36..40], b"acsp", "an ICC profile's signature");
+            assert_eq!(decoded.nclx_primaries, None);
+        }
+    }
+
+    #[test]
+    fn avif_alpha_keeps_the_transparent_disc() {
+        let header = inspect(AVIF_ALPHA, MAX_PIXELS).expect("inspect");
+        assert_eq!(
+            (header.width, header.height, header.has_alpha),
+            (240, 160, true)
+        );
+        let decoded = decode(AVIF_ALPHA, MAX_PIXELS).expect("decode");
+        let raster = &decoded.raster;
+        assert_eq!(raster.layout(), Layout::Rgba);
+        assert!(
+            mean(raster, (155, 50, 175, 70))[3] < 10.0,
+            "inside the disc"
+        );
+        assert!(mean(raster, WHITE_PATCH)[3] > 245.0, "the white patch");
+        // Its nclx says BT.709 primaries: sRGB, nothing to report.
+        assert_eq!((decoded.icc, decoded.nclx_primaries), (None, None));
+    }
+}
