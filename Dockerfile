@@ -5,7 +5,8 @@
 #   docker run --rm -e JWT_SECRET=... -e DATABASE_URL=... image-vault worker                  # workers only
 #
 # Works with BuildKit and with the legacy builder (no cache mounts, no `# syntax=` line).
-# The whole crate is pure Rust plus `ring`, so the builder needs only a C compiler:
+# The crate is pure Rust plus `ring`, and libheif for HEIC/HEIF and AVIF (cargo
+# feature `heif`), so the builder needs a C compiler and libheif-dev only:
 # no libpq (diesel-async speaks the protocol through tokio-postgres), no OpenSSL
 # (rustls with ring), no cmake/nasm (no aws-lc-sys, no turbojpeg).
 
@@ -17,6 +18,12 @@ FROM rust:${RUST_VERSION}-slim-bookworm AS builder
 WORKDIR /build
 ENV CARGO_TERM_COLOR=never \
     CARGO_INCREMENTAL=0
+
+# libheif 1.15 headers for the `heif` feature (libheif-sys links -lheif).
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libheif-dev \
+ && rm -rf /var/lib/apt/lists/*
 
 # 1. Dependencies only, cached as their own layer: this layer is rebuilt only
 #    when Cargo.toml or Cargo.lock change. A throw-away main.rs and lib.rs
@@ -30,7 +37,7 @@ RUN mkdir -p src benches/load \
  && : > src/lib.rs \
  && echo 'fn main() {}' > benches/thumbnail.rs \
  && echo 'fn main() {}' > benches/load/main.rs \
- && cargo build --release --locked --bin image-vault \
+ && cargo build --release --locked --features heif --bin image-vault \
  && cargo clean --release --locked --package image-vault \
  && rm -rf src benches
 
@@ -40,7 +47,7 @@ RUN mkdir -p src benches/load \
 COPY src ./src
 COPY migrations ./migrations
 COPY benches ./benches
-RUN cargo build --release --locked --bin image-vault \
+RUN cargo build --release --locked --features heif --bin image-vault \
  && install -D -m 0755 target/release/image-vault /out/image-vault
 
 ############################ runtime ############################
@@ -48,9 +55,12 @@ FROM debian:bookworm-slim AS runtime
 
 # ca-certificates: TLS to a real S3 endpoint or a TLS Postgres.
 # curl: used only by the compose healthcheck (GET /readyz).
+# libheif1: HEIC/HEIF and AVIF input; it depends on its decoders (libde265-0,
+# libdav1d6, libaom3) and libx265-199, which bookworm builds into it (the
+# separate libheif-plugin-* packages start with libheif 1.16).
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates curl libheif1 \
  && rm -rf /var/lib/apt/lists/*
 
 # Unprivileged user with a writable home, used for STORAGE=fs.

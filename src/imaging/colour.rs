@@ -14,8 +14,8 @@
 use std::sync::Arc;
 
 use moxcms::{
-    Chromaticity, ColorPrimaries, ColorProfile, DataColorSpace, Layout as CmsLayout,
-    ToneReprCurve, Transform8BitExecutor, TransformOptions, XyY,
+    Chromaticity, ColorPrimaries, ColorProfile, DataColorSpace, Layout as CmsLayout, ToneReprCurve,
+    Transform8BitExecutor, TransformOptions, XyY,
 };
 
 use super::ImagingError;
@@ -87,10 +87,8 @@ impl Colour {
         }
         let mut profile = ColorProfile::new_srgb();
         if let Some((white, p)) = primaries.filter(|_| !srgb_primaries) {
-            profile.update_rgb_colorimetry(
-                XyY::new(f64::from(white.x), f64::from(white.y), 1.0),
-                p,
-            );
+            profile
+                .update_rgb_colorimetry(XyY::new(f64::from(white.x), f64::from(white.y), 1.0), p);
         }
         if let Some(g) = gamma {
             // gAMA is the encoding exponent; the curve decodes.
@@ -100,6 +98,27 @@ impl Colour {
             profile.blue_trc = Some(curve);
         }
         profile.cicp = None;
+        Colour::Profile(Box::new(profile))
+    }
+
+    /// From the colour primaries of an nclx box (ITU-T H.273), with the
+    /// sRGB tone curve (what phones write for Display P3); primaries this
+    /// build does not know are taken as sRGB.
+    #[cfg_attr(not(feature = "heif"), allow(dead_code))]
+    pub(crate) fn from_cicp_primaries(code: u16) -> Colour {
+        let primaries = u8::try_from(code)
+            .ok()
+            .and_then(|c| moxcms::CicpColorPrimaries::try_from(c).ok())
+            .and_then(|c| ColorPrimaries::try_from(c).ok());
+        let Some(primaries) = primaries else {
+            return Colour::Srgb;
+        };
+        let mut profile = ColorProfile::new_srgb();
+        let white = Chromaticity::D65;
+        profile.update_rgb_colorimetry(
+            XyY::new(f64::from(white.x), f64::from(white.y), 1.0),
+            primaries,
+        );
         Colour::Profile(Box::new(profile))
     }
 
@@ -231,7 +250,11 @@ fn evaluate(curve: &ToneReprCurve, v: f32) -> Option<f32> {
         },
         ToneReprCurve::Parametric(p) => match *p.as_slice() {
             [g] => Some(v.powf(g)),
-            [g, a, b] => Some(if v >= -b / a { (a * v + b).powf(g) } else { 0.0 }),
+            [g, a, b] => Some(if v >= -b / a {
+                (a * v + b).powf(g)
+            } else {
+                0.0
+            }),
             [g, a, b, c] => Some(if v >= -b / a {
                 (a * v + b).powf(g) + c
             } else {

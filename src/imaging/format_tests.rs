@@ -135,10 +135,9 @@ fn every_format_matches_its_colour_managed_reference() {
             _ => ImageKind::Jpeg,
         };
         assert_eq!(thumbnail.kind, expected_kind, "{file}");
-        let reference = image::load_from_memory(&read(
-            entry["reference"].as_str().expect("reference"),
-        ))
-        .expect("reference decodes");
+        let reference =
+            image::load_from_memory(&read(entry["reference"].as_str().expect("reference")))
+                .expect("reference decodes");
         let ours = image::load_from_memory(&thumbnail.bytes).expect("thumbnail decodes");
         assert_eq!(
             ours.dimensions(),

@@ -120,7 +120,9 @@ fn isobmff_kind(prefix: &[u8]) -> Result<ImageKind, ImagingError> {
     let Some(size) = prefix.first_chunk::<4>().map(|s| u32::from_be_bytes(*s)) else {
         return Err(ImagingError::Truncated);
     };
-    let end = usize::try_from(size).unwrap_or(usize::MAX).min(prefix.len());
+    let end = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .min(prefix.len());
     let brands = prefix.get(8..end).unwrap_or_default();
     let (major, compatible) = match brands.split_first_chunk::<4>() {
         // Four bytes of minor version follow the major brand.

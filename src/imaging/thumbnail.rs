@@ -174,25 +174,18 @@ fn decode(
 }
 
 #[cfg(feature = "heif")]
-fn decode_heif(
-    data: &[u8],
-    _: &Header,
-    max_pixels: u64,
-) -> Result<(Raster, Colour), ImagingError> {
+fn decode_heif(data: &[u8], _: &Header, max_pixels: u64) -> Result<(Raster, Colour), ImagingError> {
     let decoded = guarded(|| super::heif::decode(data, max_pixels))??;
-    let colour = decoded
-        .icc
-        .as_deref()
-        .map_or(Colour::Srgb, Colour::from_icc);
+    let colour = match (&decoded.icc, decoded.nclx_primaries) {
+        (Some(icc), _) => Colour::from_icc(icc),
+        (None, Some(primaries)) => Colour::from_cicp_primaries(primaries),
+        (None, None) => Colour::Srgb,
+    };
     Ok((decoded.raster, colour))
 }
 
 #[cfg(not(feature = "heif"))]
-fn decode_heif(
-    _: &[u8],
-    header: &Header,
-    _: u64,
-) -> Result<(Raster, Colour), ImagingError> {
+fn decode_heif(_: &[u8], header: &Header, _: u64) -> Result<(Raster, Colour), ImagingError> {
     Err(ImagingError::NotBuilt {
         kind: header.kind,
         feature: "heif",
@@ -213,13 +206,16 @@ fn decode_tiff(
     let colour = icc.as_deref().map_or(Colour::Srgb, Colour::from_icc);
     if decoder.colortype().map_err(tiff_error)? == tiff::ColorType::CMYK(8) {
         let mut limits = tiff::decoder::Limits::default();
-        limits.decoding_buffer_size = usize::try_from(alloc_limit(max_pixels)).unwrap_or(usize::MAX);
+        limits.decoding_buffer_size =
+            usize::try_from(alloc_limit(max_pixels)).unwrap_or(usize::MAX);
         let mut decoder = decoder.with_limits(limits);
         let (width, height) = decoder.dimensions().map_err(tiff_error)?;
         probe::check_pixels(width, height, max_pixels)?;
         let tiff::decoder::DecodingResult::U8(cmyk) = decoder.read_image().map_err(tiff_error)?
         else {
-            return Err(ImagingError::Decode("a CMYK TIFF gave no 8-bit samples".into()));
+            return Err(ImagingError::Decode(
+                "a CMYK TIFF gave no 8-bit samples".into(),
+            ));
         };
         let rgb = colour::cmyk_to_srgb(&cmyk, &colour);
         return Ok((Raster::new(width, height, Layout::Rgb, rgb)?, Colour::Srgb));

@@ -140,4 +140,3 @@ fn next_marker<R: Read + Seek>(r: &mut At<R>) -> Result<u8, ImagingError> {
         }
     }
 }
-

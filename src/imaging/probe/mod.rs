@@ -138,11 +138,7 @@ fn heif<R: Read + Seek>(
 }
 
 #[cfg(not(feature = "heif"))]
-fn heif<R: Read + Seek>(
-    _: &mut At<R>,
-    kind: ImageKind,
-    _: u64,
-) -> Result<Header, ImagingError> {
+fn heif<R: Read + Seek>(_: &mut At<R>, kind: ImageKind, _: u64) -> Result<Header, ImagingError> {
     Err(ImagingError::NotBuilt {
         kind,
         feature: "heif",
@@ -173,9 +169,7 @@ impl<R: Read + Seek> At<R> {
             .start
             .checked_add(offset)
             .ok_or_else(|| malformed("an offset out of range"))?;
-        self.r
-            .seek(SeekFrom::Start(position))
-            .map_err(read_error)?;
+        self.r.seek(SeekFrom::Start(position)).map_err(read_error)?;
         Ok(())
     }
 
