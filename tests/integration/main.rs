@@ -11,6 +11,7 @@ mod console;
 mod dedup;
 mod direct;
 mod faults;
+mod formats;
 mod hardening;
 mod health;
 mod integrity;

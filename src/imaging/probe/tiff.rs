@@ -79,7 +79,9 @@ pub(super) fn inspect<R: Read + Seek>(
 }
 
 /// ImageWidth and ImageLength of a classic TIFF's first directory, read
-/// entry by entry (`None` for BigTIFF, whose decoder reads them first).
+/// entry by entry (`None` for BigTIFF, whose decoder reads them first); a
+/// value stored outside the directory (an ICC profile, a strip table) that
+/// does not fit in the file is truncation.
 fn declared_size<R: Read + Seek>(r: &mut At<R>) -> Result<Option<(u32, u32)>, ImagingError> {
     r.seek_to(0)?;
     let [b0, b1, m0, m1] = r.array()?;
@@ -102,11 +104,23 @@ fn declared_size<R: Read + Seek>(r: &mut At<R>) -> Result<Option<(u32, u32)>, Im
         return Ok(None);
     }
     let ifd = u32_of(r.array()?);
+    let len = r.len()?;
     r.seek_to(u64::from(ifd))?;
     let count = u16_of(r.array()?);
     let (mut width, mut height) = (None, None);
     for _ in 0..count {
-        let [t0, t1, k0, k1, _, _, _, _, v0, v1, v2, v3] = r.array()?;
+        let [t0, t1, k0, k1, c0, c1, c2, c3, v0, v1, v2, v3] = r.array()?;
+        let size_of_type: u64 = match u16_of([k0, k1]) {
+            1 | 2 | 6 | 7 => 1,
+            3 | 8 => 2,
+            4 | 9 | 11 | 13 => 4,
+            5 | 10 | 12 => 8,
+            _ => 0,
+        };
+        let bytes = size_of_type * u64::from(u32_of([c0, c1, c2, c3]));
+        if bytes > 4 && u64::from(u32_of([v0, v1, v2, v3])) + bytes > len {
+            return Err(ImagingError::Truncated);
+        }
         let value = match u16_of([k0, k1]) {
             // SHORT: the value is in the first two bytes.
             3 => u32::from(u16_of([v0, v1])),
