@@ -154,3 +154,58 @@ fn every_format_matches_its_colour_managed_reference() {
     println!("{}", report.join("\n"));
     assert!(failures.is_empty(), "{failures:#?}\n{}", report.join("\n"));
 }
+
+/// A PNG without a profile but with `cHRM` and `gAMA` chunks describing
+/// Adobe RGB is converted as its ICC twin is: the same pixels as the Adobe
+/// RGB JPEG, taken without colour management, carry the chunks instead.
+#[test]
+fn png_chromaticities_and_gamma_are_honoured_like_a_profile() {
+    let pixels = image::load_from_memory(&read("adobe-rgb.jpg"))
+        .expect("decodes")
+        .to_rgb8();
+    let mut png = Vec::new();
+    DynamicImage::ImageRgb8(pixels)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("png");
+    let chunk = |kind: &[u8; 4], data: &[u8]| {
+        let mut out = u32::try_from(data.len())
+            .expect("small")
+            .to_be_bytes()
+            .to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&super::probe::crc32(&[kind, data]).to_be_bytes());
+        out
+    };
+    // White D65, then red, green, blue: x and y times 100,000.
+    let chrm: Vec<u8> = [
+        31_270u32, 32_900, 64_000, 33_000, 21_000, 71_000, 15_000, 6_000,
+    ]
+    .iter()
+    .flat_map(|v| v.to_be_bytes())
+    .collect();
+    // Adobe RGB's gamma is 563/256: gAMA holds its inverse times 100,000.
+    let gama = 45_471u32.to_be_bytes();
+    let mut tagged = png[..33].to_vec();
+    tagged.extend(chunk(b"gAMA", &gama));
+    tagged.extend(chunk(b"cHRM", &chrm));
+    tagged.extend_from_slice(&png[33..]);
+
+    let spec = ThumbnailSpec {
+        heights: vec![HEIGHT],
+        jpeg_quality: 100,
+        max_pixels: 50_000_000,
+    };
+    let reference =
+        image::load_from_memory(&read("reference/adobe-rgb.jpg.png")).expect("reference");
+    let made = |bytes: &[u8]| {
+        let thumbnail = make_thumbnails(bytes, &spec).expect("thumbnail").remove(0);
+        image::load_from_memory(&thumbnail.bytes).expect("decodes")
+    };
+    let converted = psnr(&made(&tagged), &reference);
+    let plain = psnr(&made(&png), &reference);
+    assert!(
+        converted > 40.0 && converted > plain + 10.0,
+        "with the chunks {converted:.1} dB, without {plain:.1} dB"
+    );
+}
