@@ -22,7 +22,7 @@ const WORDS = {
   NOT_FOUND: 'That no longer exists.',
   BAD_USER_INPUT: 'The server refused this',
   PAYLOAD_TOO_LARGE: 'That is too large',
-  UNSUPPORTED_MEDIA_TYPE: 'This is not an image the server accepts (JPEG or PNG)',
+  UNSUPPORTED_MEDIA_TYPE: 'This is not an image the server accepts',
   TOO_MANY_REQUESTS: 'Too many attempts. Please wait a little and try again',
   QUOTA_EXCEEDED: 'Your plan does not allow more',
   STORAGE_UNAVAILABLE: 'Image storage is unavailable right now. Please try again later.',

@@ -36,7 +36,7 @@ const QUOTAS = [
 ];
 
 const FORMATS = [
-  { value: 'ORIGINAL', label: "As the original (JPEG or PNG)" },
+  { value: 'ORIGINAL', label: "JPEG, or PNG for transparent images" },
   { value: 'WEBP', label: 'WebP (smaller)' },
 ];
 
