@@ -44,9 +44,11 @@ pub const CLOSE_FORBIDDEN: u16 = 4403;
 const RECHECK: Duration = Duration::from_secs(30);
 /// How often expiry is compared with the application clock (no query).
 const TICK: Duration = Duration::from_secs(1);
-/// Before a close, results still on their way are delivered for this long
-/// (the answer to a `logout` sent over the socket races the event that its
-/// own commit raises). Operations in that window already run refused.
+/// Before a close, the answers of queries and mutations still running are
+/// delivered, for at most this long (the answer to a `logout` sent over the
+/// socket races the event that its own commit raises). Nothing else is
+/// forwarded in that window: subscription events are dropped, so a client
+/// learns of the end from the close code, not from a refused event.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// What the socket was opened with.
@@ -93,6 +95,8 @@ async fn serve(
 ) {
     let app = state.app.clone();
     let (mut sink, stream) = socket.split();
+    let running = Running::default();
+    let started = running.clone();
     let input = stream
         .take_while(|r| futures_util::future::ready(r.is_ok()))
         .filter_map(|r| {
@@ -100,7 +104,8 @@ async fn serve(
                 Ok(m @ (Message::Text(_) | Message::Binary(_))) => Some(m.into_data()),
                 _ => None,
             })
-        });
+        })
+        .inspect(move |data| started.start(data));
     let (bound_tx, bound_rx) = tokio::sync::watch::channel::<Option<Binding>>(None);
     let init_app = app.clone();
     let gql = GqlWebSocket::new(state.schema.clone(), input, protocol).on_connection_init(
@@ -142,6 +147,7 @@ async fn serve(
         tokio::select! {
             msg = gql.next() => match msg {
                 Some(WsMessage::Text(text)) => {
+                    running.finish(&text);
                     if sink.send(Message::Text(text.into())).await.is_err() {
                         break;
                     }
@@ -180,10 +186,13 @@ async fn serve(
         if let Some((code, reason)) = still_allowed(&app, &binding).await {
             tracing::info!(user.id = %binding.user_id, code, reason, "closing WebSocket");
             let grace = tokio::time::Instant::now() + CLOSE_GRACE;
-            while let Ok(Some(WsMessage::Text(text))) =
-                tokio::time::timeout_at(grace, gql.next()).await
-            {
-                if sink.send(Message::Text(text.into())).await.is_err() {
+            while !running.is_empty() {
+                let Ok(Some(WsMessage::Text(text))) =
+                    tokio::time::timeout_at(grace, gql.next()).await
+                else {
+                    break;
+                };
+                if running.finish(&text) && sink.send(Message::Text(text.into())).await.is_err() {
                     return;
                 }
             }
@@ -191,6 +200,74 @@ async fn serve(
             break;
         }
     }
+}
+
+/// The ids of the queries and mutations a client started and has not had
+/// the end of (`complete` or `error`); subscriptions are not counted.
+#[derive(Clone, Default)]
+struct Running(Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Notes a `subscribe` (or legacy `start`) of a query or mutation.
+    fn start(&self, data: &[u8]) {
+        let Ok(message) = serde_json::from_slice::<serde_json::Value>(data) else {
+            return;
+        };
+        let kind = message["type"].as_str().unwrap_or_default();
+        let Some(id) = message["id"].as_str() else {
+            return;
+        };
+        let query = message["payload"]["query"].as_str().unwrap_or_default();
+        if matches!(kind, "subscribe" | "start") && !is_subscription(query) {
+            self.lock().insert(id.to_owned());
+        }
+    }
+
+    /// Whether this outgoing message belongs to a running query or
+    /// mutation; its end removes it.
+    fn finish(&self, text: &str) -> bool {
+        let mut running = self.lock();
+        if running.is_empty() {
+            return false;
+        }
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(text) else {
+            return false;
+        };
+        let Some(id) = message["id"].as_str() else {
+            return false;
+        };
+        if !running.contains(id) {
+            return false;
+        }
+        if matches!(message["type"].as_str(), Some("complete" | "error")) {
+            running.remove(id);
+        }
+        true
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+}
+
+/// Whether a document's first operation is a subscription (comments and
+/// whitespace skipped; a document that starts otherwise is not).
+fn is_subscription(query: &str) -> bool {
+    let mut rest = query;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',' || c == '\u{feff}');
+        match rest.strip_prefix('#') {
+            Some(comment) => rest = comment.split_once('\n').map_or("", |(_, r)| r),
+            None => break,
+        }
+    }
+    rest.starts_with("subscription")
 }
 
 fn close(code: u16, reason: &str) -> Message {
