@@ -154,18 +154,9 @@ fn decode(
             };
             (raster, colour)
         }
-        ImageKind::Webp => {
-            let decoder = guarded(|| WebPDecoder::new(Cursor::new(data)))?.map_err(image_error)?;
-            with_icc(decode_limited(decoder, header, max_pixels)?)
-        }
-        ImageKind::Gif => {
-            let decoder = guarded(|| GifDecoder::new(Cursor::new(data)))?.map_err(image_error)?;
-            with_icc(decode_limited(decoder, header, max_pixels)?)
-        }
-        ImageKind::Bmp => {
-            let decoder = guarded(|| BmpDecoder::new(Cursor::new(data)))?.map_err(image_error)?;
-            with_icc(decode_limited(decoder, header, max_pixels)?)
-        }
+        ImageKind::Webp => with_icc(decode_via(WebPDecoder::new, data, header, max_pixels)?),
+        ImageKind::Gif => with_icc(decode_via(GifDecoder::new, data, header, max_pixels)?),
+        ImageKind::Bmp => with_icc(decode_via(BmpDecoder::new, data, header, max_pixels)?),
         ImageKind::Tiff => guarded(|| decode_tiff(data, header, max_pixels))??,
         ImageKind::Heic | ImageKind::Avif => decode_heif(data, header, max_pixels)?,
     };
@@ -220,8 +211,7 @@ fn decode_tiff(
         let rgb = colour::cmyk_to_srgb(&cmyk, &colour);
         return Ok((Raster::new(width, height, Layout::Rgb, rgb)?, Colour::Srgb));
     }
-    let decoder = TiffDecoder::new(Cursor::new(data)).map_err(image_error)?;
-    let (raster, _) = decode_limited(decoder, header, max_pixels)?;
+    let (raster, _) = decode_via(TiffDecoder::new, data, header, max_pixels)?;
     Ok((raster, colour))
 }
 
@@ -239,11 +229,15 @@ fn limits(header: &Header, max_pixels: u64) -> Limits {
     limits
 }
 
-fn decode_limited<D: ImageDecoder>(
-    mut decoder: D,
+/// Opens one of `image`'s decoders on the original, with the limits of its
+/// header, and decodes with it.
+fn decode_via<'a, D: ImageDecoder>(
+    open: impl FnOnce(Cursor<&'a [u8]>) -> Result<D, ImageError>,
+    data: &'a [u8],
     header: &Header,
     max_pixels: u64,
 ) -> Result<(Raster, Option<Vec<u8>>), ImagingError> {
+    let mut decoder = guarded(|| open(Cursor::new(data)))?.map_err(image_error)?;
     decoder
         .set_limits(limits(header, max_pixels))
         .map_err(image_error)?;
