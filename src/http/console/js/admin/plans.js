@@ -117,7 +117,7 @@ export function PlansPage() {
             <td data-label="Thumbnail heights">${p.thumbnailHeights.length ? p.thumbnailHeights.map((h) => `${h} px`).join(', ') : 'none'}</td>
             <td data-label="Original">${p.originalLink ? 'Yes' : 'No'}</td>
             <td data-label="Expiring links">${p.expiringLinks ? 'Yes' : 'No'}</td>
-            <td data-label="Format">${p.thumbnailFormat === 'WEBP' ? 'WebP' : 'Original'}</td>
+            <td data-label="Format">${p.thumbnailFormat === 'WEBP' ? 'WebP' : 'JPEG or PNG'}</td>
             <td data-label="Quotas">${quotaWords(p)}</td>
             ${counts && html`<td data-label="Users">${counts.get(p.id) ?? '?'}</td>`}
             <td data-label="Actions">

@@ -89,7 +89,7 @@ export function UploadPanel({ onUploaded }) {
       onDragOver=${(/** @type {DragEvent} */ e) => { e.preventDefault(); setOver(true); }}
       onDragLeave=${() => setOver(false)}
       onDrop=${onDrop}>
-      <p>Drop photos here (JPEG, PNG, WebP, GIF, TIFF, HEIC, ...), several at once, or</p>
+      <p>Drop images here (JPEG, PNG, WebP, GIF, BMP or TIFF; HEIC and AVIF where the server supports them), several at once, or</p>
       <button type="button" onClick=${() => input.current?.click()}>Choose files…</button>
       <input ref=${input} type="file" multiple accept="image/*" hidden id="upload-files" aria-label="Images to upload"
         onChange=${(/** @type {any} */ e) => { add(e.currentTarget.files); e.currentTarget.value = ''; }} />
