@@ -28,12 +28,15 @@ pub struct App {
     /// that the async runtime stays responsive.
     cpu: tokio::sync::Semaphore,
     /// Bounds password hashing (19 MiB and tens of milliseconds each) to
-    /// the number of cores, apart from image work so neither starves the other.
-    passwords: tokio::sync::Semaphore,
+    /// the number of cores, apart from image work so neither starves the
+    /// other, each in a working memory that is reused.
+    pub passwords: crate::auth::password::Hasher,
     /// Bounds the memory that decoding jobs may hold at once.
     pub decode_budget: crate::jobs::budget::MemoryBudget,
     /// The last readiness check (see `service::operations::readiness`).
     pub ready: crate::service::operations::ReadyCache,
+    /// Idle workers of this process that uploads may hand their jobs to.
+    pub handoff: crate::jobs::handoff::Handoff,
 }
 
 /// Why CPU work handed to [`App::run_cpu`] did not return.
@@ -84,9 +87,10 @@ impl App {
             queries,
             events: EventHub::new(),
             cpu: tokio::sync::Semaphore::new(cores),
-            passwords: tokio::sync::Semaphore::new(cores),
+            passwords: crate::auth::password::Hasher::new(cores),
             decode_budget: crate::jobs::budget::MemoryBudget::new(config_budget),
             ready: Default::default(),
+            handoff: Default::default(),
         }))
     }
 
@@ -121,20 +125,17 @@ impl App {
         password: String,
         stored: Option<String>,
     ) -> AppResult<bool> {
-        let _permit = self.passwords.acquire().await.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(move || {
-            crate::auth::verify_password(&password, stored.as_deref())
-        })
-        .await
-        .map_err(AppError::internal)
+        self.passwords
+            .verify(password, stored)
+            .await
+            .map_err(AppError::internal)
     }
 
     /// Hashes a new password on the bounded hashing pool.
     pub async fn hash_password(&self, password: String) -> AppResult<String> {
-        let _permit = self.passwords.acquire().await.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+        self.passwords
+            .hash(password)
             .await
-            .map_err(AppError::internal)?
             .map_err(AppError::internal)
     }
 

@@ -15,11 +15,13 @@ use diesel_async::AsyncConnection as _;
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::db::models::plan::FORMAT_WEBP;
 use crate::db::models::{Image, Plan, Thumbnail, UploadSlot};
 use crate::error::{AppError, AppResult};
 use crate::imaging::{self, ImageInfo, ImagingError};
+use crate::jobs::handoff::{Handed, Reserved};
 use crate::jobs::queue;
-use crate::jobs::thumbnails::MakeThumbnails;
+use crate::jobs::thumbnails::{MakeThumbnails, Original, Prepared};
 use crate::service::quota;
 use crate::storage::{ObjectVersion, StorageKey};
 
@@ -195,10 +197,60 @@ pub(crate) async fn persist(
         plan,
         bytes: total,
     };
-    let recorded = record(app, &images, &heights, &reused, slot, now, quota).await;
+    // Fresh originals go straight to idle workers of this process, if any,
+    // with the local file they were checked from.
+    let mut handoffs: Vec<Option<Handoff>> = Vec::with_capacity(images.len());
+    for (c, image) in checked.iter().zip(&images) {
+        let handoff = if heights.is_empty() || image.source_id != image.id {
+            None
+        } else {
+            match (app.handoff.take(), c.file.try_clone()) {
+                (Some(worker), Ok(file)) => Some(Handoff {
+                    worker,
+                    file,
+                    info: c.info,
+                    job_id: None,
+                }),
+                _ => None,
+            }
+        };
+        handoffs.push(handoff);
+    }
+    let recorded = record(
+        app,
+        &images,
+        &heights,
+        &reused,
+        slot,
+        now,
+        quota,
+        &mut handoffs,
+    )
+    .await;
     if let Err(e) = recorded {
         remove_objects(app, &stored).await;
         return Err(e);
+    }
+    let webp = plan.is_some_and(|p| p.thumbnail_format == FORMAT_WEBP);
+    for (image, handoff) in images.iter().zip(handoffs) {
+        if let Some(Handoff {
+            worker,
+            file,
+            info,
+            job_id: Some(job_id),
+        }) = handoff
+        {
+            worker.send(Handed {
+                job_id,
+                request_id: crate::telemetry::current_request_id(),
+                work: Prepared {
+                    image: image.clone(),
+                    heights: heights.clone(),
+                    webp,
+                    original: Original::Local { file, info },
+                },
+            });
+        }
     }
     for image in &images {
         tracing::info!(image.id = %image.id, bytes = image.byte_size, "image uploaded");
@@ -209,6 +261,15 @@ pub(crate) async fn persist(
     Ok(images)
 }
 
+/// An image's thumbnail job going to an idle worker of this process.
+struct Handoff {
+    worker: Reserved,
+    file: std::fs::File,
+    info: ImageInfo,
+    /// Set once the job is recorded as claimed by the worker.
+    job_id: Option<i64>,
+}
+
 /// Whose quota an upload counts against, and how much it adds.
 struct Quota<'a> {
     owner_id: Uuid,
@@ -216,6 +277,7 @@ struct Quota<'a> {
     bytes: u64,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn record(
     app: &Arc<App>,
     images: &[Image],
@@ -224,7 +286,9 @@ async fn record(
     slot: Option<Uuid>,
     now: DateTime<Utc>,
     quota: Quota<'_>,
+    handoffs: &mut [Option<Handoff>],
 ) -> AppResult<()> {
+    let lease = chrono::Duration::from_std(app.config.job_lease).map_err(AppError::internal)?;
     let mut conn = app.db().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         // Exactly one completion of a direct upload gets this far.
@@ -252,7 +316,7 @@ async fn record(
                 )));
             }
         }
-        for image in images {
+        for (image, handoff) in images.iter().zip(handoffs.iter_mut()) {
             image.insert(conn).await?;
             if !heights.is_empty() {
                 Thumbnail::insert_pending(conn, image.id, heights).await?;
@@ -260,7 +324,16 @@ async fn record(
                     image_id: image.id,
                     owner_id: Some(image.owner_id),
                 };
-                queue::enqueue(conn, &job, now).await?;
+                match handoff {
+                    Some(h) => {
+                        let worker = h.worker.worker();
+                        h.job_id =
+                            queue::enqueue_claimed(conn, &job, now, worker, now + lease).await?;
+                    }
+                    None => {
+                        queue::enqueue(conn, &job, now).await?;
+                    }
+                }
             }
         }
         Ok(())

@@ -567,3 +567,16 @@ pub fn median(xs: &mut [f64]) -> f64 {
         (xs[n / 2 - 1] + xs[n / 2]) / 2.0
     }
 }
+
+/// The JPEG with a comment segment after its SOI marker: the same picture
+/// in other bytes, which the server's content-hash dedup takes as new.
+pub fn with_comment(jpeg: &[u8], comment: &str) -> Vec<u8> {
+    let len = u16::try_from(comment.len() + 2).unwrap_or(u16::MAX);
+    let mut out = Vec::with_capacity(jpeg.len() + comment.len() + 4);
+    out.extend_from_slice(&jpeg[..2]);
+    out.extend_from_slice(&[0xFF, 0xFE]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(comment.as_bytes());
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}

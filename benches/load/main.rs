@@ -14,6 +14,7 @@ mod pipeline;
 mod read;
 mod soak;
 mod startup;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -39,8 +40,12 @@ enum Scenario {
         concurrency: usize,
         #[arg(long, default_value_t = 3)]
         rounds: usize,
-        #[arg(long, default_value_t = 2)]
-        workers: usize,
+        /// `WORKERS` of the server (default: its own, one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// `fs` (the default backend) or `s3`.
+        #[arg(long, default_value = "fs")]
+        storage: String,
         /// Also record `perf record -g` of the server.
         #[arg(long)]
         perf: bool,
@@ -141,6 +146,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
             concurrency,
             rounds,
             workers,
+            storage,
             perf,
         } => {
             let opts = pipeline::Options {
@@ -149,6 +155,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
                 concurrency,
                 rounds,
                 workers,
+                storage,
             };
             pipeline::run(&opts, &corpus()?).await
         }
@@ -208,7 +215,8 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
                 images: 200,
                 concurrency: 4,
                 rounds: 3,
-                workers: 2,
+                workers: None,
+                storage: "fs".into(),
             };
             pipeline::run(&opts, &corpus).await?;
             let opts = read::Options {

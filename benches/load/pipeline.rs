@@ -12,12 +12,17 @@ use anyhow::{Context as _, bail};
 use futures_util::StreamExt as _;
 
 use crate::infra::{self, Env, Gql, S3Server, Server};
+use crate::watch;
 
 pub struct Options {
     pub images: usize,
     pub concurrency: usize,
     pub rounds: usize,
-    pub workers: usize,
+    /// `WORKERS` of the server; `None`: its default (one per core).
+    pub workers: Option<usize>,
+    /// `fs` (the default backend) or `s3` (s3s-fs in this process, or the
+    /// external server of `BENCH_S3_*`).
+    pub storage: String,
     /// Record `perf record -g` of the server while it works.
     pub perf: bool,
 }
@@ -34,14 +39,16 @@ pub async fn run(opts: &Options, corpus: &[PathBuf]) -> anyhow::Result<()> {
     let files = distinct_files(&sources, opts.images)?;
     println!(
         "pipeline: {} uploads of distinct 1920x1080 q90 JPEGs (shifted crops of {} corpus photos), \
-         {} in flight, WORKERS={}, heights 200+400 (Premium)",
+         {} in flight, WORKERS={}, STORAGE={}, heights 200+400 (Premium)",
         files.len(),
         sources.len(),
         opts.concurrency,
-        opts.workers
+        opts.workers.map_or("default".into(), |w| w.to_string()),
+        opts.storage,
     );
     let mut ratios = Vec::new();
     let (mut kernels, mut pipes) = (Vec::new(), Vec::new());
+    let mut latencies = Vec::new();
     for round in 1..=opts.rounds {
         let (kernel, kernel_cpu) = kernel(&files, 2)?;
         let pipe = pipeline(opts, &files).await?;
@@ -56,6 +63,11 @@ pub async fn run(opts: &Options, corpus: &[PathBuf]) -> anyhow::Result<()> {
             pipe.s3,
             pipe.rate / kernel
         );
+        println!(
+            "  upload answer to last thumbnail READY (imageUpdated): {}",
+            watch::summary(&mut pipe.latencies.clone())
+        );
+        latencies.extend(pipe.latencies);
         ratios.push(pipe.rate / kernel);
         kernels.push(kernel);
         pipes.push(pipe.rate);
@@ -66,7 +78,72 @@ pub async fn run(opts: &Options, corpus: &[PathBuf]) -> anyhow::Result<()> {
         infra::median(&mut pipes),
         infra::median(&mut ratios)
     );
+    println!(
+        "pipeline latency, all rounds: {} (targets: p50 <= 150 ms, p99 <= 1 s)",
+        watch::summary(&mut latencies)
+    );
+    idle_latency(opts, corpus).await
+}
+
+/// One 4000x3000 JPEG at a time on an otherwise idle server: from the
+/// upload's answer to its thumbnails READY (target: 100 ms).
+async fn idle_latency(opts: &Options, corpus: &[PathBuf]) -> anyhow::Result<()> {
+    let source = corpus
+        .iter()
+        .find(|p| p.to_string_lossy().contains("jpeg-4000x3000"))
+        .context("no 4000x3000 JPEG in the corpus")?;
+    let bytes = std::fs::read(source)?;
+    let database = "iv_bench_pipeline";
+    infra::drop_database(database).await?;
+    let (mut env, _s3) = storage_env(opts, database).await?;
+    if let Some(workers) = opts.workers {
+        env.set("WORKERS", &workers.to_string());
+    }
+    let (server, _) = Server::serve(&env, "pipeline-idle", &["serve"]).await?;
+    let gql = Gql::user(&env, &server.base, "bench", "Premium").await?;
+    let runs = 12;
+    let watcher = watch::Watcher::connect(&server.base, &gql.token, runs).await?;
+    for i in 0..runs {
+        let body = infra::with_comment(&bytes, &format!("idle {i}"));
+        let id = gql.upload(&format!("idle-{i}.jpg"), body).await?;
+        watcher.follow(id, Instant::now());
+        // Let it finish and the server settle before the next one.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    }
+    let mut latencies = watcher.finish().await?;
+    // The first one pays for cold caches and thread start-up.
+    let first = latencies.first().copied();
+    let rest = &mut latencies[1..];
+    println!(
+        "idle server, one 4000x3000 JPEG at a time, upload answer to READY: {} after the first ({:.0} ms) (target <= 100 ms)",
+        watch::summary(rest),
+        first.map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+    );
+    server.stop();
+    infra::drop_database(database).await?;
     Ok(())
+}
+
+/// The server's storage settings for `opts.storage` (and the S3 server, kept
+/// alive by the caller).
+async fn storage_env(opts: &Options, database: &str) -> anyhow::Result<(Env, Option<S3Server>)> {
+    let mut env = Env::new(database);
+    match opts.storage.as_str() {
+        "fs" => {
+            let dir = infra::work_dir().join("pipeline-fs");
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir)?;
+            env.set("STORAGE", "fs")
+                .set("STORAGE_DIR", &dir.display().to_string());
+            Ok((env, None))
+        }
+        "s3" => {
+            let s3 = S3Server::start("pipeline").await?;
+            s3.env(&mut env);
+            Ok((env, Some(s3)))
+        }
+        other => bail!("--storage must be fs or s3, not {other:?}"),
+    }
 }
 
 /// `count` different photos: the corpus' 1920x1080 photos, each shifted
@@ -168,6 +245,8 @@ struct PipelineRun {
     /// `driver_cpu`).
     s3_cpu: f64,
     s3: String,
+    /// Upload answer to last thumbnail READY, per image.
+    latencies: Vec<std::time::Duration>,
 }
 
 /// Process ids of the Postgres backends connected to `database`, but this one.
@@ -192,10 +271,10 @@ async fn postgres_backends(
 async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineRun> {
     let database = "iv_bench_pipeline";
     infra::drop_database(database).await?;
-    let s3 = S3Server::start("pipeline").await?;
-    let mut env = Env::new(database);
-    s3.env(&mut env);
-    env.set("WORKERS", &opts.workers.to_string());
+    let (mut env, s3) = storage_env(opts, database).await?;
+    if let Some(workers) = opts.workers {
+        env.set("WORKERS", &workers.to_string());
+    }
     let (server, _) = Server::serve(&env, "pipeline-serve", &["serve"]).await?;
     let gql = Gql::user(&env, &server.base, "bench", "Premium").await?;
     let db = infra::pg(database).await?;
@@ -207,8 +286,9 @@ async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineR
 
     // Warm up connections, pools and caches with a few images.
     let warm = 4.min(bodies.len());
-    upload_all(&gql, &bodies[..warm], opts.concurrency).await?;
+    upload_all(&gql, &bodies[..warm], opts.concurrency, None).await?;
     infra::wait_ready(&db, 2 * warm as i64).await?;
+    let watcher = watch::Watcher::connect(&server.base, &gql.token, bodies.len()).await?;
 
     let perf = opts
         .perf
@@ -227,11 +307,11 @@ async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineR
         .iter()
         .filter_map(|&p| cpu_seconds(p).ok())
         .sum::<f64>();
-    let s3_pid = s3.external_pid();
+    let s3_pid = s3.as_ref().and_then(S3Server::external_pid);
     let s3_before = s3_pid.map(cpu_seconds).transpose()?.unwrap_or(0.0);
     let cpu_before = (cpu_seconds(server.pid())?, cpu_seconds(std::process::id())?);
     let started = Instant::now();
-    upload_all(&gql, &bodies, opts.concurrency).await?;
+    upload_all(&gql, &bodies, opts.concurrency, Some(&watcher)).await?;
     let uploaded = started.elapsed().as_secs_f64();
     let ready_then: i64 = infra::scalar(
         &db,
@@ -294,6 +374,7 @@ async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineR
             / images,
     );
     let driver_cpu = cpu_seconds(std::process::id())? - cpu_before.1;
+    let latencies = watcher.finish().await?;
     println!(
         "  server threads, CPU seconds: {}",
         thread_cpu(server.pid())
@@ -307,7 +388,10 @@ async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineR
         driver_cpu,
         pg_cpu,
         s3_cpu,
-        s3: s3.describe(),
+        s3: s3
+            .as_ref()
+            .map_or_else(|| "fs storage".into(), S3Server::describe),
+        latencies,
     })
 }
 
@@ -315,9 +399,16 @@ async fn upload_all(
     gql: &Gql,
     bodies: &[(String, Arc<Vec<u8>>)],
     concurrency: usize,
+    watcher: Option<&watch::Watcher>,
 ) -> anyhow::Result<()> {
     let results: Vec<anyhow::Result<String>> = futures_util::stream::iter(bodies)
-        .map(|(name, bytes)| gql.upload(name, bytes.as_ref().clone()))
+        .map(|(name, bytes)| async move {
+            let id = gql.upload(name, bytes.as_ref().clone()).await?;
+            if let Some(w) = watcher {
+                w.follow(id.clone(), Instant::now());
+            }
+            Ok(id)
+        })
         .buffer_unordered(concurrency)
         .collect()
         .await;

@@ -221,19 +221,6 @@ fn synthetic_jpeg(w: u32, h: u32, seed: u32, quality: u8) -> anyhow::Result<Vec<
     Ok(out)
 }
 
-/// The JPEG with a comment segment after its SOI marker: the same picture
-/// in other bytes, which the server's content-hash dedup takes as new.
-fn with_comment(jpeg: &[u8], comment: &str) -> Vec<u8> {
-    let len = u16::try_from(comment.len() + 2).unwrap_or(u16::MAX);
-    let mut out = Vec::with_capacity(jpeg.len() + comment.len() + 4);
-    out.extend_from_slice(&jpeg[..2]);
-    out.extend_from_slice(&[0xFF, 0xFE]);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(comment.as_bytes());
-    out.extend_from_slice(&jpeg[2..]);
-    out
-}
-
 /// A 16-bit RGB PNG of zeros but its first pixel (`n`, to make it distinct).
 fn zeros_png16(side: u32, n: u16) -> anyhow::Result<Vec<u8>> {
     let mut img = image::ImageBuffer::<image::Rgb<u16>, Vec<u16>>::new(side, side);
@@ -455,7 +442,7 @@ async fn uploader(
             _ = ticks.tick() => {}
         }
         let server = n % 2;
-        let bytes = with_comment(
+        let bytes = infra::with_comment(
             &photos[(n + index * 7) % photos.len()],
             &format!("soak uploader {index} upload {n}"),
         );
@@ -787,7 +774,7 @@ async fn flood(
             last_special = Some(Instant::now());
             let n = specials_count(&specials);
             let png = tokio::task::spawn_blocking(move || zeros_png16(3000, n as u16 + 1)).await;
-            let pano = with_comment(&panorama, &format!("soak panorama {n}"));
+            let pano = infra::with_comment(&panorama, &format!("soak panorama {n}"));
             let files: Vec<(String, Vec<u8>, &'static str)> = match png {
                 Ok(Ok(png)) => vec![
                     (format!("zeros16-{n}.png"), png, "image/png"),
@@ -840,7 +827,10 @@ async fn flood(
             .map(|k| {
                 (
                     format!("flood-{batch}-{k}.jpg"),
-                    with_comment(&small[k % small.len()], &format!("soak flood {batch} {k}")),
+                    infra::with_comment(
+                        &small[k % small.len()],
+                        &format!("soak flood {batch} {k}"),
+                    ),
                     "image/jpeg",
                 )
             })

@@ -23,7 +23,7 @@ mod tests;
 
 pub use probe::{probe, probe_bytes};
 pub use sniff::{SNIFF_LEN, sniff};
-pub use thumbnail::make_thumbnails;
+pub use thumbnail::{make_thumbnails, make_thumbnails_and_placeholder};
 
 /// The formats we accept. Decided by magic bytes, never by name or declared type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -182,6 +182,18 @@ impl Raster {
         Raster::from_dynamic(image)
     }
 
+    /// A BlurHash (4x3 components) of these pixels, from a copy of at most
+    /// 32x32: a few dozen bytes that clients paint while the image loads.
+    pub(crate) fn blurhash(&self) -> Option<String> {
+        let small = self
+            .clone()
+            .into_dynamic()
+            .ok()?
+            .thumbnail(32, 32)
+            .to_rgba8();
+        blurhash::encode(4, 3, small.width(), small.height(), small.as_raw()).ok()
+    }
+
     fn into_dynamic(self) -> Result<DynamicImage, ImagingError> {
         let Raster {
             width,

@@ -678,3 +678,35 @@ fn decode_memory_is_estimated_from_the_header() {
     let info = probe_bytes(&png(gradient(33, 17))).expect("probe");
     assert!(info.decode_bytes >= 33 * 17 * 3, "{info:?}");
 }
+
+#[test]
+fn the_placeholder_comes_from_the_smallest_thumbnails_pixels() {
+    // Left half red, right half blue: the placeholder shows the same.
+    let img = RgbImage::from_fn(400, 300, |x, _| {
+        if x < 200 {
+            Rgb([220, 20, 20])
+        } else {
+            Rgb([20, 20, 220])
+        }
+    });
+    let mut bytes = Vec::new();
+    DynamicImage::ImageRgb8(img)
+        .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+        .expect("png");
+    let (thumbs, placeholder) =
+        make_thumbnails_and_placeholder(&bytes, &spec(&[200, 100])).expect("thumbnails");
+    assert_eq!(
+        thumbs,
+        make_thumbnails(&bytes, &spec(&[200, 100])).expect("same")
+    );
+    let hash = placeholder.expect("a placeholder");
+    assert_eq!(hash.len(), 28, "4x3 components: {hash}");
+    let pixels = blurhash::decode(&hash, 8, 2, 1.0).expect("decodes");
+    let (left, right) = (&pixels[..4], &pixels[7 * 4..8 * 4]);
+    assert!(left[0] > 150 && left[2] < 100, "left is red: {left:?}");
+    assert!(right[2] > 150 && right[0] < 100, "right is blue: {right:?}");
+    assert_eq!(
+        make_thumbnails_and_placeholder(&bytes, &spec(&[])).expect("none"),
+        (Vec::new(), None)
+    );
+}

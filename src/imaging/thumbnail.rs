@@ -55,6 +55,25 @@ pub fn make_thumbnails(
     original: &[u8],
     spec: &ThumbnailSpec,
 ) -> Result<Vec<Thumbnail>, ImagingError> {
+    make(original, spec, false).map(|(thumbs, _)| thumbs)
+}
+
+/// [`make_thumbnails`], and a BlurHash placeholder of the image made from
+/// the smallest thumbnail's pixels before they are encoded (`None` when no
+/// thumbnail was asked for): the worker no longer decodes its own JPEG
+/// again for it.
+pub fn make_thumbnails_and_placeholder(
+    original: &[u8],
+    spec: &ThumbnailSpec,
+) -> Result<(Vec<Thumbnail>, Option<String>), ImagingError> {
+    make(original, spec, true)
+}
+
+fn make(
+    original: &[u8],
+    spec: &ThumbnailSpec,
+    with_placeholder: bool,
+) -> Result<(Vec<Thumbnail>, Option<String>), ImagingError> {
     let header = probe::inspect(Cursor::new(original), spec.max_pixels)?;
     if spec.heights.contains(&0) {
         return Err(ImagingError::Unsupported(
@@ -74,7 +93,7 @@ pub fn make_thumbnails(
     sizes.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
     sizes.dedup();
     let Some(&largest) = sizes.first() else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let stored = |(w, h): (u32, u32)| if swap { (h, w) } else { (w, h) };
 
@@ -95,8 +114,13 @@ pub fn make_thumbnails(
 
     let orientation = exif::to_image_orientation(orientation);
     let mut encoded = Vec::with_capacity(sizes.len());
-    for (&size, raster) in sizes.iter().zip(rasters) {
+    let mut placeholder = None;
+    let smallest = sizes.len() - 1;
+    for (i, (&size, raster)) in sizes.iter().zip(rasters).enumerate() {
         let raster = raster.oriented(orientation)?;
+        if with_placeholder && i == smallest {
+            placeholder = raster.blurhash();
+        }
         if (raster.width(), raster.height()) != size {
             return Err(ImagingError::Encode(format!(
                 "made {}x{} instead of {}x{}",
@@ -113,7 +137,8 @@ pub fn make_thumbnails(
         encoded.push((size, bytes));
     }
 
-    spec.heights
+    let thumbs = spec
+        .heights
         .iter()
         .map(|&requested| {
             let size = target_size(width, height, requested);
@@ -129,7 +154,8 @@ pub fn make_thumbnails(
                 bytes: bytes.clone(),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((thumbs, placeholder))
 }
 
 /// Decodes to at least `need` pixels (stored orientation) per axis, in

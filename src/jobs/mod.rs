@@ -8,6 +8,7 @@ pub mod backfill;
 pub mod budget;
 pub mod delete_objects;
 pub mod delete_user_objects;
+pub mod handoff;
 pub mod orphans;
 pub mod queue;
 pub mod sweep;

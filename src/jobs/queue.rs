@@ -74,13 +74,47 @@ pub async fn enqueue<J: JobKind>(
     job: &J,
     run_at: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    Ok(insert(conn, job, run_at, None).await?.is_some())
+}
+
+/// Enqueues a job already claimed by `worker` until `lease_until` (its
+/// first attempt), for a worker of this process that is handed the work
+/// directly; no worker is woken. Returns the job's id, or `None` when a
+/// pending job with the same dedupe key exists.
+pub async fn enqueue_claimed<J: JobKind>(
+    conn: &mut AsyncPgConnection,
+    job: &J,
+    now: DateTime<Utc>,
+    worker: &str,
+    lease_until: DateTime<Utc>,
+) -> QueryResult<Option<i64>> {
+    insert(conn, job, now, Some((worker, lease_until))).await
+}
+
+async fn insert<J: JobKind>(
+    conn: &mut AsyncPgConnection,
+    job: &J,
+    run_at: DateTime<Utc>,
+    claimed: Option<(&str, DateTime<Utc>)>,
+) -> QueryResult<Option<i64>> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
     let payload = serde_json::to_value(job)
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    let inserted = diesel::sql_query(format!(
+    let (worker, lease_until) = claimed.unzip();
+    // A claimed job is `running`, on its first attempt; the insert trigger
+    // wakes workers for `queued` ones only.
+    let inserted: Option<Id> = diesel::sql_query(format!(
         "INSERT INTO jobs (kind, payload, max_attempts, run_at, dedupe_key, request_id,
-                           owner_id, fair_seq)
-         VALUES ($2, $3, $4, $5, $6, $7, $1, {NEXT_FAIR_SEQ})
-         ON CONFLICT DO NOTHING"
+                           owner_id, fair_seq, status, attempts, locked_by, locked_until)
+         VALUES ($2, $3, $4, $5, $6, $7, $1, {NEXT_FAIR_SEQ},
+                 CASE WHEN $8::text IS NULL THEN 'queued' ELSE 'running' END,
+                 CASE WHEN $8::text IS NULL THEN 0 ELSE 1 END, $8, $9)
+         ON CONFLICT DO NOTHING
+         RETURNING id"
     ))
     .bind::<Nullable<SqlUuid>, _>(job.owner())
     .bind::<Text, _>(J::NAME)
@@ -89,12 +123,15 @@ pub async fn enqueue<J: JobKind>(
     .bind::<Timestamptz, _>(run_at)
     .bind::<Nullable<Text>, _>(job.dedupe_key())
     .bind::<Nullable<Text>, _>(crate::telemetry::current_request_id())
-    .execute(conn)
-    .await?;
-    if inserted == 1 {
+    .bind::<Nullable<Text>, _>(worker)
+    .bind::<Nullable<Timestamptz>, _>(lease_until)
+    .get_result(conn)
+    .await
+    .optional()?;
+    if inserted.is_some() {
         metrics::counter!(crate::telemetry::metrics::JOBS_ENQUEUED, "kind" => J::NAME).increment(1);
     }
-    Ok(inserted == 1)
+    Ok(inserted.map(|r| r.id))
 }
 
 /// Claims a runnable job: first one whose worker died (running with an

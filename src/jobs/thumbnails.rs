@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::{JobError, JobKind};
 use crate::app::{App, CpuError};
 use crate::db::models::plan::FORMAT_WEBP;
-use crate::db::models::{Image, Thumbnail, User};
+use crate::db::models::thumbnail::Made;
+use crate::db::models::{Image, Thumbnail};
 use crate::imaging::{self, ImagingError, ThumbnailSpec};
 use crate::storage::StorageKey;
 
@@ -39,119 +40,53 @@ impl MakeThumbnails {
     /// after a crash (or a second job for the same image) finds nothing to do.
     #[tracing::instrument(name = "job.make_thumbnails", skip_all, fields(image.id = %self.image_id))]
     pub async fn run(self, app: &Arc<App>) -> Result<(), JobError> {
-        let (image, heights, webp) = {
-            let mut conn = app.db.get().await?;
-            let Some(image) = Image::find(&mut conn, self.image_id).await? else {
-                tracing::debug!("image is gone; nothing to do");
-                return Ok(());
-            };
-            if image.expires_at.is_some_and(|at| at <= app.clock.now()) {
-                tracing::debug!("image has expired; the sweeper removes it");
-                return Ok(());
-            }
-            let mut heights = Thumbnail::pending_heights(&mut conn, self.image_id).await?;
-            // Same bytes uploaded before: take over what is already made.
-            if !heights.is_empty() {
-                let copied = Thumbnail::copy_ready_from_siblings(&mut conn, &image).await?;
-                if !copied.is_empty() {
-                    heights.retain(|h| !copied.contains(h));
-                    crate::events::publish(&mut conn, image.id).await?;
-                }
-            }
-            let webp = match User::find_with_plan(&mut conn, image.owner_id).await? {
-                Some((_, Some(plan))) => plan.thumbnail_format == FORMAT_WEBP,
-                _ => false,
-            };
-            (image, heights, webp)
-        };
-        if heights.is_empty() {
-            return Ok(());
+        match self.prepare(app).await? {
+            Some(work) => make(app, work).await,
+            None => Ok(()),
         }
-        let original = app
-            .storage
-            .get(&StorageKey::original(image.source_id))
-            .await?;
-        let spec = ThumbnailSpec {
-            heights: heights
-                .iter()
-                .filter_map(|&h| u32::try_from(h).ok())
-                .collect(),
-            jpeg_quality: app.config.jpeg_quality,
-            max_pixels: app.config.max_image_pixels,
-        };
-        let size_class = crate::telemetry::metrics::size_class(
-            u32::try_from(image.width).unwrap_or(0),
-            u32::try_from(image.height).unwrap_or(0),
-        );
-        let quality = app.config.jpeg_quality;
-        // Reserve what decoding may take before decoding; an original that
-        // would take more than one image may is refused for good (uploads
-        // check this too; the limit may have been lowered since).
-        let info = imaging::probe_bytes(&original, spec.max_pixels).map_err(JobError::abort)?;
-        info.check(app.config.max_decode_bytes, app.config.max_frames)
-            .map_err(JobError::abort)?;
-        let need = info.decode_bytes;
-        let _reservation = app
-            .decode_budget
-            .reserve(need)
-            .await
-            .map_err(JobError::retry)?;
-        let thumbs = app
-            .run_cpu(move || {
-                let started = std::time::Instant::now();
-                let result = imaging::make_thumbnails(&original, &spec);
-                metrics::histogram!(crate::telemetry::metrics::THUMBNAIL_SECONDS, "source" => size_class)
-                    .record(started.elapsed().as_secs_f64());
-                let thumbs = result?;
-                let blurhash = thumbs
-                    .iter()
-                    .min_by_key(|t| t.actual_height)
-                    .and_then(|t| placeholder(&t.bytes));
-                let outputs = thumbs
-                    .into_iter()
-                    .map(|t| Output::of(t, webp, quality))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok::<_, ImagingError>((outputs, blurhash))
-            })
-            .await
-            .map_err(|e| match e {
-                // The same input meets the same bug again: do not retry.
-                CpuError::Panicked => JobError::abort(e),
-                CpuError::Closed => JobError::retry(e),
-            })?
-            // Decoding and encoding are deterministic: an image that fails
-            // once fails every time, so none of these is retried.
-            .map_err(JobError::abort)?;
-        let (thumbs, blurhash) = thumbs;
-        if let Some(hash) = blurhash {
-            let mut conn = app.db.get().await?;
-            Image::set_blurhash(&mut conn, image.source_id, &hash).await?;
-        }
-        for thumb in thumbs {
-            let key = StorageKey::thumbnail(image.source_id, thumb.height, thumb.ext);
-            let byte_size = i64::try_from(thumb.bytes.len())
-                .context("thumbnail size")
-                .map_err(JobError::abort)?;
-            app.storage
-                .put_bytes(&key, thumb.bytes.into(), thumb.content_type)
-                .await?;
-            let mut conn = app.db.get().await?;
-            Thumbnail::mark_ready(
-                &mut conn,
-                image.id,
-                i32::try_from(thumb.height).unwrap_or(i32::MAX),
-                i32::try_from(thumb.width).unwrap_or(i32::MAX),
-                i32::try_from(thumb.actual_height).unwrap_or(i32::MAX),
-                byte_size,
-                thumb.content_type,
-            )
-            .await?;
-            crate::events::publish(&mut conn, image.id).await?;
-            tracing::debug!(height = thumb.height, "thumbnail ready");
-        }
-        Ok(())
     }
 
+    /// What is left to make, in one query (two more when another upload of
+    /// the same bytes has thumbnails to take over); `None`: nothing is.
+    async fn prepare(&self, app: &Arc<App>) -> Result<Option<Prepared>, JobError> {
+        let mut conn = app.db.get().await?;
+        let Some(work) = Thumbnail::work_for(&mut conn, self.image_id).await? else {
+            tracing::debug!("image is gone; nothing to do");
+            return Ok(None);
+        };
+        let image = work.image;
+        if image.expires_at.is_some_and(|at| at <= app.clock.now()) {
+            tracing::debug!("image has expired; the sweeper removes it");
+            return Ok(None);
+        }
+        let mut heights = work.pending;
+        // Same bytes uploaded before: take over what is already made.
+        if !heights.is_empty() && work.siblings_ready {
+            let copied = Thumbnail::copy_ready_from_siblings(&mut conn, &image).await?;
+            if !copied.is_empty() {
+                heights.retain(|h| !copied.contains(h));
+                crate::events::publish(&mut conn, image.id).await?;
+            }
+        }
+        if heights.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Prepared {
+            image,
+            heights,
+            webp: work.format.as_deref() == Some(FORMAT_WEBP),
+            original: Original::Stored,
+        }))
+    }
+
+    /// Runs a job that an upload handed to this worker (see `handoff`).
+    #[tracing::instrument(name = "job.make_thumbnails", skip_all, fields(image.id = %work.image.id, handed = true))]
+    pub async fn run_prepared(app: &Arc<App>, work: Prepared) -> Result<(), JobError> {
+        make(app, work).await
+    }
+}
+
+impl MakeThumbnails {
     /// Fails a job for good: its pending thumbnails are FAILED with the reason.
     pub async fn mark_failed(&self, app: &Arc<App>, reason: &str) {
         let result = async {
@@ -163,6 +98,153 @@ impl MakeThumbnails {
         .await;
         if let Err(e) = result {
             tracing::error!(image.id = %self.image_id, error = %e, "cannot mark thumbnails failed");
+        }
+    }
+}
+
+/// Everything a thumbnail job needs to make its thumbnails.
+pub struct Prepared {
+    pub image: Image,
+    /// PENDING heights, each at least 1.
+    pub heights: Vec<i32>,
+    /// The owner's plan wants WebP.
+    pub webp: bool,
+    pub original: Original,
+}
+
+/// Where a job finds the original's bytes.
+pub enum Original {
+    /// In storage, under the image's source.
+    Stored,
+    /// Still on local disk where the upload checked it, with what the check
+    /// found (the same process and limits, so it is not inspected again).
+    Local {
+        file: std::fs::File,
+        info: imaging::ImageInfo,
+    },
+}
+
+/// Decodes once, makes every height and the placeholder, stores them, and
+/// records them READY in one statement.
+async fn make(app: &Arc<App>, work: Prepared) -> Result<(), JobError> {
+    let Prepared {
+        image,
+        heights,
+        webp,
+        original,
+    } = work;
+    let spec = ThumbnailSpec {
+        heights: heights
+            .iter()
+            .filter_map(|&h| u32::try_from(h).ok())
+            .collect(),
+        jpeg_quality: app.config.jpeg_quality,
+        max_pixels: app.config.max_image_pixels,
+    };
+    let size_class = crate::telemetry::metrics::size_class(
+        u32::try_from(image.width).unwrap_or(0),
+        u32::try_from(image.height).unwrap_or(0),
+    );
+    let quality = app.config.jpeg_quality;
+    // Reserve what decoding may take before decoding; an original that
+    // would take more than one image may is refused for good (uploads
+    // check this too; the limit may have been lowered since).
+    let (source, info) = match original {
+        Original::Stored => {
+            let bytes = app
+                .storage
+                .get(&StorageKey::original(image.source_id))
+                .await?;
+            let info = imaging::probe_bytes(&bytes, spec.max_pixels).map_err(JobError::abort)?;
+            (Source::Bytes(bytes), info)
+        }
+        Original::Local { file, info } => (Source::File(file), info),
+    };
+    info.check(app.config.max_decode_bytes, app.config.max_frames)
+        .map_err(JobError::abort)?;
+    let _reservation = app
+        .decode_budget
+        .reserve(info.decode_bytes)
+        .await
+        .map_err(JobError::retry)?;
+    let (thumbs, blurhash) = app
+        .run_cpu(move || {
+            let original = source.read()?;
+            let started = std::time::Instant::now();
+            let result = imaging::make_thumbnails_and_placeholder(&original, &spec);
+            metrics::histogram!(crate::telemetry::metrics::THUMBNAIL_SECONDS, "source" => size_class)
+                .record(started.elapsed().as_secs_f64());
+            let (thumbs, blurhash) = result?;
+            let outputs = thumbs
+                .into_iter()
+                .map(|t| Output::of(t, webp, quality))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, ImagingError>((outputs, blurhash))
+        })
+        .await
+        .map_err(|e| match e {
+            // The same input meets the same bug again: do not retry.
+            CpuError::Panicked => JobError::abort(e),
+            CpuError::Closed => JobError::retry(e),
+        })?
+        // Decoding and encoding are deterministic: an image that fails
+        // once fails every time, so none of these is retried.
+        .map_err(JobError::abort)?;
+    let mut made = Vec::with_capacity(thumbs.len());
+    let mut puts = Vec::with_capacity(thumbs.len());
+    for thumb in thumbs {
+        let key = StorageKey::thumbnail(image.source_id, thumb.height, thumb.ext);
+        made.push(Made {
+            height: i32::try_from(thumb.height).unwrap_or(i32::MAX),
+            width: i32::try_from(thumb.width).unwrap_or(i32::MAX),
+            pixel_height: i32::try_from(thumb.actual_height).unwrap_or(i32::MAX),
+            byte_size: i64::try_from(thumb.bytes.len())
+                .context("thumbnail size")
+                .map_err(JobError::abort)?,
+            content_type: thumb.content_type,
+        });
+        let storage = &app.storage;
+        puts.push(async move {
+            storage
+                .put_bytes(&key, thumb.bytes.into(), thumb.content_type)
+                .await
+        });
+    }
+    // The heights are stored side by side, then recorded together.
+    futures_util::future::try_join_all(puts).await?;
+    let mut conn = app.db.get().await?;
+    Thumbnail::mark_made(
+        &mut conn,
+        image.id,
+        image.source_id,
+        &made,
+        blurhash.as_deref(),
+    )
+    .await?;
+    for m in &made {
+        tracing::debug!(height = m.height, "thumbnail ready");
+    }
+    Ok(())
+}
+
+/// The original's bytes, or where to read them.
+enum Source {
+    Bytes(bytes::Bytes),
+    File(std::fs::File),
+}
+
+impl Source {
+    fn read(self) -> Result<bytes::Bytes, ImagingError> {
+        match self {
+            Source::Bytes(b) => Ok(b),
+            Source::File(mut file) => {
+                use std::io::{Read as _, Seek as _};
+                let mut buf = Vec::new();
+                file.rewind()
+                    .and_then(|()| file.read_to_end(&mut buf))
+                    .map_err(|e| ImagingError::Decode(format!("cannot read the upload: {e}")))?;
+                Ok(buf.into())
+            }
         }
     }
 }
@@ -201,14 +283,4 @@ impl Output {
             content_type,
         })
     }
-}
-
-/// A BlurHash of a (small) thumbnail: a few dozen bytes that clients paint
-/// while the image loads. `None` if the thumbnail cannot be read back.
-fn placeholder(thumbnail: &[u8]) -> Option<String> {
-    let small = image::load_from_memory(thumbnail)
-        .ok()?
-        .thumbnail(32, 32)
-        .to_rgba8();
-    blurhash::encode(4, 3, small.width(), small.height(), small.as_raw()).ok()
 }

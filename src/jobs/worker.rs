@@ -11,8 +11,10 @@ use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 use super::JobKind as _;
+use super::handoff::Handed;
 use super::orphans::{self, SweepOrphans};
 use super::sweep::Sweep;
+use super::thumbnails::MakeThumbnails;
 use super::{JobError, dispatch, on_permanent_failure, queue};
 use crate::app::App;
 use crate::telemetry::metrics as m;
@@ -136,11 +138,83 @@ async fn work(
             Ok(None) => {}
             Err(e) => tracing::warn!(worker = %name, error = %e, "cannot claim jobs"),
         }
-        tokio::select! {
-            _ = wake.changed() => {}
-            () = tokio::time::sleep(POLL_INTERVAL) => {}
-            _ = shutdown.wait_for(|&s| s) => return,
+        // Idle: an upload of this process may hand its job over directly.
+        let offered = app.handoff.offer(&name);
+        let mut handed = offered.rx;
+        enum Woke {
+            Handed(Option<Box<Handed>>),
+            Look,
+            Stop,
         }
+        let woke = tokio::select! {
+            result = &mut handed => Woke::Handed(result.ok().map(Box::new)),
+            _ = wake.changed() => Woke::Look,
+            () = tokio::time::sleep(POLL_INTERVAL) => Woke::Look,
+            _ = shutdown.wait_for(|&s| s) => Woke::Stop,
+        };
+        match woke {
+            Woke::Handed(handed) => {
+                if let Some(handed) = handed {
+                    run_handed(&app, &name, *handed).await;
+                }
+                continue;
+            }
+            Woke::Look => {}
+            Woke::Stop => {
+                // A job handed over meanwhile is left to its lease.
+                app.handoff.withdraw(offered.id);
+                return;
+            }
+        }
+        if !app.handoff.withdraw(offered.id) {
+            // An upload took this worker meanwhile: it sends its job once
+            // committed, or nothing if it failed.
+            if let Ok(handed) = handed.await {
+                run_handed(&app, &name, handed).await;
+            }
+        }
+    }
+}
+
+/// Runs a thumbnail job that an upload recorded as claimed by `worker`.
+async fn run_handed(app: &Arc<App>, worker: &str, handed: Handed) {
+    let Ok(lease) = chrono::Duration::from_std(app.config.job_lease) else {
+        return;
+    };
+    let Handed {
+        job_id,
+        request_id,
+        work,
+    } = handed;
+    let job = MakeThumbnails {
+        image_id: work.image.id,
+        owner_id: Some(work.image.owner_id),
+    };
+    let Ok(payload) = serde_json::to_value(&job) else {
+        return;
+    };
+    let claimed = queue::ClaimedJob {
+        id: job_id,
+        kind: MakeThumbnails::NAME.to_owned(),
+        payload,
+        attempts: 1,
+        max_attempts: MakeThumbnails::MAX_ATTEMPTS,
+        request_id,
+    };
+    let span = tracing::info_span!(
+        "job",
+        job.id = claimed.id,
+        job.kind = %claimed.kind,
+        attempt = claimed.attempts,
+        request_id = claimed.request_id.as_deref().unwrap_or("-"),
+    );
+    let run = MakeThumbnails::run_prepared(app, work);
+    if let Err(e) = finish(app, worker, claimed, lease, run)
+        .instrument(span)
+        .await
+    {
+        // The job stays claimed; its lease runs out and it is taken again.
+        tracing::warn!(worker, error = %e, "cannot record a handed job's end");
     }
 }
 
@@ -163,15 +237,21 @@ pub async fn run_one(app: &Arc<App>, worker: &str) -> anyhow::Result<Option<i64>
         attempt = job.attempts,
         request_id = job.request_id.as_deref().unwrap_or("-"),
     );
-    finish(app, worker, job, lease).instrument(span).await?;
+    let (kind, payload) = (job.kind.clone(), job.payload.clone());
+    let run = dispatch(app, &kind, payload);
+    finish(app, worker, job, lease, run)
+        .instrument(span)
+        .await?;
     Ok(Some(id))
 }
 
+/// Runs a claimed job (`run`) under its lease and records how it ended.
 async fn finish(
     app: &Arc<App>,
     worker: &str,
     job: queue::ClaimedJob,
     lease: chrono::Duration,
+    run: impl Future<Output = Result<(), JobError>>,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let kind = job.kind.clone();
@@ -182,7 +262,6 @@ async fn finish(
             job.max_attempts
         )))
     } else {
-        let run = dispatch(app, &job.kind, job.payload.clone());
         let heartbeat = heartbeat(app, job.id, worker, lease);
         tokio::select! {
             result = run => result,

@@ -73,6 +73,10 @@ async fn connect(url: &str) -> AsyncPgConnection {
         .expect("connect to the test database")
 }
 
+/// How the statement that marks a job's thumbnails READY begins (see
+/// `Thumbnail::mark_made`), to find a worker waiting in it.
+const MARK_MADE: &str = "WITH made AS";
+
 /// The test's own connection to a database, to watch what the servers and
 /// workers do. Shared (`&self`), so polling closures can borrow it.
 struct Probe {
@@ -104,7 +108,7 @@ impl Probe {
     }
 
     /// Backends waiting for a lock while running a statement that starts
-    /// with `statement` (e.g. `UPDATE "thumbnails"`).
+    /// with `statement` (e.g. [`MARK_MADE`]).
     async fn lock_waiters(&self, statement: &str) -> Vec<i32> {
         self.pids(&format!(
             "SELECT pid FROM pg_stat_activity
@@ -251,8 +255,8 @@ async fn a_worker_killed_mid_job_leaves_the_job_to_another_after_the_lease_and_i
     let probe = Probe::new(&t.db.url, &t.db.name).await;
     let job_id = probe.thumbnail_jobs().await[0].0;
 
-    // The worker will read the original, make both thumbnails, write the
-    // first object, and then wait on this lock to mark it READY.
+    // The worker will read the original, make both thumbnails, write both
+    // objects, and then wait on this lock to mark them READY.
     let lock = RowLock::take(
         &t.db.url,
         &format!("SELECT 1 FROM thumbnails WHERE image_id = '{id}' FOR UPDATE"),
@@ -266,7 +270,7 @@ async fn a_worker_killed_mid_job_leaves_the_job_to_another_after_the_lease_and_i
     let worker_tag = format!(":{}:", doomed.pid());
     let stuck = wait_until("the worker is mid-job", SOON, || async {
         let jobs = probe.thumbnail_jobs().await;
-        let waiting = probe.lock_waiters(r#"UPDATE "thumbnails""#).await;
+        let waiting = probe.lock_waiters(MARK_MADE).await;
         let held = matches!(
             jobs.as_slice(),
             [(_, status, Some(by), 1)] if status == "running" && by.contains(worker_tag.as_str())
@@ -278,13 +282,13 @@ async fn a_worker_killed_mid_job_leaves_the_job_to_another_after_the_lease_and_i
         }
     })
     .await;
-    // Mid-job indeed: one thumbnail object written, no row marked yet.
+    // Mid-job indeed: the thumbnail objects written, no row marked yet.
     let keys = s3.object_keys().await;
     let written: Vec<_> = keys
         .iter()
         .filter(|k| k.starts_with("thumbnails/"))
         .collect();
-    assert_eq!(written.len(), 1, "{keys:?}");
+    assert_eq!(written.len(), 2, "{keys:?}");
     assert_eq!(
         probe.thumbnail_rows(id).await,
         vec![(200, "pending".into()), (400, "pending".into())]
@@ -568,7 +572,7 @@ async fn sigterm_stops_accepting_finishes_the_request_and_job_in_flight_and_leav
     let first_job = probe.thumbnail_jobs().await[0].0;
 
     // The server's worker takes `first`'s job and waits on this lock to
-    // mark its thumbnail READY.
+    // mark its thumbnails READY.
     let lock = RowLock::take(
         &t.db.url,
         &format!("SELECT 1 FROM thumbnails WHERE image_id = '{first}' FOR UPDATE"),
@@ -580,7 +584,7 @@ async fn sigterm_stops_accepting_finishes_the_request_and_job_in_flight_and_leav
         .var("RUST_LOG", "info,tower_http=debug,image_vault::jobs=debug");
     let mut server = Process::serve(&env, "server", &[]).await;
     wait_until("the server's worker is mid-job", SOON, || async {
-        let waiting = probe.lock_waiters(r#"UPDATE "thumbnails""#).await;
+        let waiting = probe.lock_waiters(MARK_MADE).await;
         if waiting.len() == 1 {
             Ok(())
         } else {

@@ -158,7 +158,12 @@ async fn two_worker_pools_never_run_the_same_job_twice() {
 #[tokio::test]
 async fn the_worker_pool_is_woken_by_notifications() {
     let t = TestApp::new().await;
-    let pool = WorkerPool::start(t.app.clone(), 2);
+    // Workers of another process (on the same database and storage): the
+    // upload cannot hand its job to them, so a notification must wake them.
+    let other = image_vault::app::App::new(t.app.config.clone(), t.clock.clone())
+        .await
+        .expect("a second app");
+    let pool = WorkerPool::start(other, 2);
     let token = t.user("live", "Basic").await;
     let img = t.upload(&token, "a.jpg", images::jpeg(300, 200)).await;
     let id = img["id"].as_str().expect("id").to_owned();

@@ -12,6 +12,7 @@ mod dedup;
 mod direct;
 mod faults;
 mod formats;
+mod handoff;
 mod hardening;
 mod health;
 mod integrity;

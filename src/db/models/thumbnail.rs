@@ -26,6 +26,26 @@ pub struct Thumbnail {
     pub updated_at: DateTime<Utc>,
 }
 
+/// See [`Thumbnail::work_for`].
+#[derive(Debug)]
+pub struct Work {
+    pub image: super::Image,
+    pub pending: Vec<i32>,
+    /// `None` when the owner has no plan.
+    pub format: Option<String>,
+    pub siblings_ready: bool,
+}
+
+/// One made thumbnail, for [`Thumbnail::mark_made`].
+#[derive(Debug)]
+pub struct Made {
+    pub height: i32,
+    pub width: i32,
+    pub pixel_height: i32,
+    pub byte_size: i64,
+    pub content_type: &'static str,
+}
+
 impl Thumbnail {
     /// Adds PENDING rows for the heights an image lacks; returns how many were added.
     pub async fn insert_pending(
@@ -117,6 +137,89 @@ impl Thumbnail {
             .await?;
         }
         Ok(rows.into_iter().map(|r| r.height).collect())
+    }
+
+    /// What a thumbnail job needs, in one query: the image, its PENDING
+    /// heights, the owner's plan's thumbnail format, and whether another
+    /// image of the same source has READY thumbnails to take over.
+    pub async fn work_for(
+        conn: &mut AsyncPgConnection,
+        image_id: Uuid,
+    ) -> QueryResult<Option<Work>> {
+        use crate::db::schema::{images, plans, users};
+        use diesel::dsl::sql;
+        use diesel::sql_types::{Array, Bool, Integer};
+        images::table
+            .inner_join(users::table.left_join(plans::table))
+            .filter(images::id.eq(image_id))
+            .select((
+                super::Image::as_select(),
+                sql::<Array<Integer>>(
+                    "ARRAY(SELECT t.height FROM thumbnails t
+                            WHERE t.image_id = images.id AND t.status = 'pending'
+                            ORDER BY t.height)",
+                ),
+                plans::thumbnail_format.nullable(),
+                sql::<Bool>(
+                    "EXISTS (SELECT 1 FROM images s JOIN thumbnails st ON st.image_id = s.id
+                              WHERE s.source_id = images.source_id AND s.id <> images.id
+                                AND st.status = 'ready')",
+                ),
+            ))
+            .first::<(super::Image, Vec<i32>, Option<String>, bool)>(conn)
+            .await
+            .optional()
+            .map(|row| {
+                row.map(|(image, pending, format, siblings_ready)| Work {
+                    image,
+                    pending,
+                    format,
+                    siblings_ready,
+                })
+            })
+    }
+
+    /// Records a job's result in one statement: every made height READY,
+    /// the placeholder on every image of the source, and one image event
+    /// (delivered at commit).
+    pub async fn mark_made(
+        conn: &mut AsyncPgConnection,
+        image_id: Uuid,
+        source_id: Uuid,
+        made: &[Made],
+        blurhash: Option<&str>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
+        diesel::sql_query(
+            "WITH made AS (
+                 SELECT * FROM unnest($3::int4[], $4::int4[], $5::int4[], $6::int8[], $7::text[])
+                          AS m(height, width, pixel_height, byte_size, content_type)),
+             ready AS (
+                 UPDATE thumbnails AS t
+                    SET status = 'ready', width = m.width, pixel_height = m.pixel_height,
+                        byte_size = m.byte_size, content_type = m.content_type,
+                        error = NULL, updated_at = now()
+                   FROM made AS m
+                  WHERE t.image_id = $1 AND t.height = m.height
+              RETURNING t.height),
+             placeholder AS (
+                 UPDATE images SET blurhash = $8
+                  WHERE source_id = $2 AND $8::text IS NOT NULL
+              RETURNING id)
+             SELECT pg_notify($9, $1::text)",
+        )
+        .bind::<SqlUuid, _>(image_id)
+        .bind::<SqlUuid, _>(source_id)
+        .bind::<Array<Integer>, _>(made.iter().map(|m| m.height).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(made.iter().map(|m| m.width).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(made.iter().map(|m| m.pixel_height).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(made.iter().map(|m| m.byte_size).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(made.iter().map(|m| m.content_type).collect::<Vec<_>>())
+        .bind::<Nullable<Text>, _>(blurhash)
+        .bind::<Text, _>(crate::events::CHANNEL)
+        .execute(conn)
+        .await
+        .map(|_| ())
     }
 
     pub async fn mark_ready(

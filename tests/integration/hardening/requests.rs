@@ -580,3 +580,75 @@ fn count_files(dir: &std::path::Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// Logins beside uploads: each password check needs 19 MiB of working
+/// memory. Allocated per check, those buffers fragmented the heap and the
+/// server's RSS stepped up by 19 MiB again and again (the 30-minute soak:
+/// 104 to 199 MiB); now at most one per concurrent check is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_beside_uploads_keep_the_servers_memory_bounded() {
+    let t = TestApp::new().await;
+    t.create_user("hasher", "Premium", false).await;
+    // A token from the in-process app: the server process has hashed nothing.
+    let token = t.login("hasher", crate::support::PASSWORD).await;
+    let env = ProcessEnv::new(&t.db.url).var(
+        "STORAGE_DIR",
+        t.storage_dir.path().to_str().expect("utf-8 path"),
+    );
+    let server = Process::serve(&env, "server", &["--no-workers"]).await;
+    let http = reqwest::Client::new();
+    let upload = |i: usize| {
+        let (http, base, token) = (http.clone(), server.base.clone(), token.clone());
+        async move {
+            let jpeg = images::jpeg_with_comment(800, 600, format!("round {i}").as_bytes());
+            let (status, body) =
+                crate::support::upload_to(&http, &base, &token, "a.jpg", jpeg, None).await;
+            assert_eq!(status, 200, "{body}");
+            assert!(body.get("errors").is_none(), "{body}");
+        }
+    };
+    upload(0).await;
+    let idle = memory(server.pid()).1;
+    let url = format!("{}/graphql", server.base);
+    let mut peak = 0;
+    for round in 1..=12 {
+        let logins = (0..4).map(|_| {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                let body: Value = http
+                    .post(&url)
+                    .json(&json!({
+                        "query": "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }",
+                        "variables": { "u": "hasher", "p": crate::support::PASSWORD },
+                    }))
+                    .send()
+                    .await
+                    .expect("login")
+                    .json()
+                    .await
+                    .expect("json");
+                assert!(body["data"]["login"]["token"].is_string(), "{body}");
+            }
+        });
+        let uploads = (0..3).map(|k| upload(round * 10 + k));
+        futures_util::future::join(
+            futures_util::future::join_all(logins),
+            futures_util::future::join_all(uploads),
+        )
+        .await;
+        peak = peak.max(memory(server.pid()).0);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let bound = cores * (19 << 20) + (24 << 20);
+    let grown = peak.saturating_sub(idle);
+    println!(
+        "48 logins beside 36 uploads: peak {:.1} MiB above idle",
+        grown as f64 / f64::from(1 << 20)
+    );
+    assert!(
+        grown <= bound,
+        "peak {} MiB above idle after 48 logins; at most {} MiB expected",
+        grown >> 20,
+        bound >> 20
+    );
+}
