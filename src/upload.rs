@@ -200,11 +200,16 @@ pub(crate) async fn persist(
     // Fresh originals go straight to idle workers of this process, if any,
     // with the local file they were checked from.
     let mut handoffs: Vec<Option<Handoff>> = Vec::with_capacity(images.len());
+    // The first waits a little for a worker when all are busy (see
+    // `Handoff::take_within`); the others take what is idle then.
+    let mut wait = app.config.handoff_wait;
     for (c, image) in checked.iter().zip(&images) {
         let handoff = if heights.is_empty() || image.source_id != image.id {
             None
         } else {
-            match (app.handoff.take(), c.file.try_clone()) {
+            let worker = app.handoff.take_within(wait).await;
+            wait = std::time::Duration::ZERO;
+            match (worker, c.file.try_clone()) {
                 (Some(worker), Ok(file)) => Some(Handoff {
                     worker,
                     file,

@@ -119,6 +119,9 @@ pub struct Config {
     pub url_ttl: Duration,
     /// How long a worker holds a job before another may take it over.
     pub job_lease: Duration,
+    /// How long an upload waits for a worker of its own process to become
+    /// idle before its job is queued (0: never waits).
+    pub handoff_wait: Duration,
     /// How often expired images and old links are swept.
     pub sweep_interval: Duration,
     pub introspection: bool,
@@ -254,6 +257,11 @@ impl Config {
             jpeg_quality: env.parse_range("JPEG_QUALITY", 85, 1..=100)?,
             url_ttl: Duration::from_secs(env.parse_range("URL_TTL_SECONDS", 3600, 60..=604_800)?),
             job_lease: Duration::from_secs(env.parse_range("JOB_LEASE_SECONDS", 60, 1..=86_400)?),
+            handoff_wait: Duration::from_millis(env.parse_range(
+                "HANDOFF_WAIT_MS",
+                200,
+                0..=10_000,
+            )?),
             sweep_interval: Duration::from_secs(env.parse_range(
                 "SWEEP_INTERVAL_SECONDS",
                 60,

@@ -13,9 +13,10 @@
 //! overtaken: a worker that finds a job in the table is not idle.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use super::thumbnails::Prepared;
 
@@ -24,6 +25,10 @@ use super::thumbnails::Prepared;
 pub struct Handoff {
     idle: Mutex<Vec<Offer>>,
     next: AtomicU64,
+    /// Workers of this process (0 for `serve --no-workers`).
+    workers: AtomicUsize,
+    /// Signalled at each new offer.
+    offered: Notify,
 }
 
 struct Offer {
@@ -65,6 +70,20 @@ pub struct Offered {
 }
 
 impl Handoff {
+    /// Records that this process runs `count` more workers.
+    pub fn add_workers(&self, count: usize) {
+        self.workers.fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// Records that `count` of them are stopping.
+    pub fn remove_workers(&self, count: usize) {
+        let _ = self
+            .workers
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(count))
+            });
+    }
+
     /// Offers an idle worker named `worker`.
     pub fn offer(&self, worker: &str) -> Offered {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
@@ -74,6 +93,7 @@ impl Handoff {
             worker: worker.to_owned(),
             tx,
         });
+        self.offered.notify_waiters();
         Offered { id, rx }
     }
 
@@ -104,6 +124,28 @@ impl Handoff {
         None
     }
 
+    /// An idle worker, waiting up to `wait` for one to finish what it is
+    /// doing when this process has workers and none is idle. Waiting is the
+    /// back-pressure that keeps an upload's thumbnails close behind its
+    /// answer when uploads come faster than the workers make them; a worker
+    /// looks at the queue before it offers itself, so queued jobs (and other
+    /// users' turns) still come first, and after `wait` the job is queued.
+    pub async fn take_within(&self, wait: Duration) -> Option<Reserved> {
+        if self.workers.load(Ordering::Relaxed) == 0 || wait.is_zero() {
+            return self.take();
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let offered = self.offered.notified();
+            if let Some(reserved) = self.take() {
+                return Some(reserved);
+            }
+            if tokio::time::timeout_at(deadline, offered).await.is_err() {
+                return self.take();
+            }
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Offer>> {
         // The list stays consistent even if a holder panicked.
         self.idle
@@ -115,6 +157,40 @@ impl Handoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_upload_waits_a_bounded_time_for_a_worker_to_become_idle() {
+        let handoff = std::sync::Arc::new(Handoff::default());
+        // No workers in this process: no waiting.
+        let started = tokio::time::Instant::now();
+        assert!(handoff.take_within(Duration::from_secs(5)).await.is_none());
+        assert!(started.elapsed() < Duration::from_secs(1));
+        handoff.add_workers(1);
+        // A worker that becomes idle meanwhile is taken.
+        let later = {
+            let handoff = handoff.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                handoff.offer("w").rx.await.is_ok()
+            })
+        };
+        let reserved = handoff
+            .take_within(Duration::from_secs(5))
+            .await
+            .expect("the worker that became idle");
+        assert_eq!(reserved.worker(), "w");
+        drop(reserved);
+        assert!(!later.await.expect("task"), "dropped: nothing sent");
+        // None becomes idle: given up after the wait.
+        let started = tokio::time::Instant::now();
+        assert!(
+            handoff
+                .take_within(Duration::from_millis(100))
+                .await
+                .is_none()
+        );
+        assert!(started.elapsed() >= Duration::from_millis(100));
+    }
 
     #[test]
     fn an_offer_is_taken_once_and_withdrawn_only_while_untaken() {

@@ -25,6 +25,8 @@ const POLL_INTERVAL: Duration = Duration::from_secs(2);
 pub struct WorkerPool {
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    app: Arc<App>,
+    count: usize,
 }
 
 impl WorkerPool {
@@ -34,6 +36,7 @@ impl WorkerPool {
         let (wake_tx, _) = watch::channel(0u64);
         let wake_tx = Arc::new(wake_tx);
         let mut tasks = JoinSet::new();
+        app.handoff.add_workers(count);
         tasks.spawn(listen(app.clone(), wake_tx.clone(), shutdown.subscribe()));
         tasks.spawn(schedule(app.clone(), shutdown.subscribe()));
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
@@ -47,12 +50,19 @@ impl WorkerPool {
             ));
         }
         tracing::info!(workers = count, "worker pool started");
-        WorkerPool { shutdown, tasks }
+        WorkerPool {
+            shutdown,
+            tasks,
+            app,
+            count,
+        }
     }
 
     /// Stops claiming, lets running jobs finish for up to `grace`, then
     /// abandons them (their leases run out and another worker takes them).
     pub async fn shutdown(mut self, grace: Duration) {
+        // Uploads stop waiting for these workers.
+        self.app.handoff.remove_workers(self.count);
         let _ = self.shutdown.send(true);
         let drained = tokio::time::timeout(grace, async {
             while self.tasks.join_next().await.is_some() {}
