@@ -60,6 +60,9 @@ for _ in $(seq 1 60); do
 done
 echo "==> $("$garage" --version | head -n1) on 127.0.0.1:$s3 (pid $pid)" >&2
 
+args=("$@")
+# The pipeline runs on fs storage unless told otherwise.
+if [[ "${1:-}" == pipeline ]]; then args+=(--storage s3); fi
 BENCH_S3_ENDPOINT="http://127.0.0.1:$s3" BENCH_S3_REGION=garage BENCH_S3_BUCKET=image-vault-bench \
 BENCH_S3_ACCESS_KEY_ID="$key_id" BENCH_S3_SECRET_ACCESS_KEY="$secret" BENCH_S3_PID="$pid" \
-  bench/load.sh "$@"
+  bench/load.sh "${args[@]}"

@@ -13,5 +13,11 @@ cd "$(dirname "$0")/.."
 scenario=${1:-all}
 shift || true
 mkdir -p target/bench-load
+# LOAD_BIN: an already built driver (target/release/deps/load-*), e.g. to
+# time several server binaries (IV_BIN) without rebuilding it.
+if [[ -n "${LOAD_BIN:-}" ]]; then
+  "$LOAD_BIN" "$scenario" "$@" 2>&1 | tee "target/bench-load/$scenario.txt"
+  exit "${PIPESTATUS[0]}"
+fi
 cargo bench --bench load --no-run
 cargo bench --bench load -- "$scenario" "$@" 2>&1 | tee "target/bench-load/$scenario.txt"
