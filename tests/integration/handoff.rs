@@ -155,3 +155,21 @@ async fn a_queued_thumbnail_job_costs_four_statements() {
     let image = t.image(&token, &id.to_string()).await;
     assert!(image["blurhash"].is_string(), "{image}");
 }
+
+#[tokio::test]
+async fn an_upload_costs_a_bounded_number_of_statements() {
+    let t = TestApp::new().await;
+    let token = t.user("counted", "Premium").await;
+    let mut costs = Vec::new();
+    for i in 0..3 {
+        let jpeg = images::jpeg_with_comment(320, 240, format!("counted {i}").as_bytes());
+        let before = t.app.queries.get();
+        t.upload(&token, "a.jpg", jpeg).await;
+        costs.push(t.app.queries.get() - before);
+    }
+    println!("statements per upload: {costs:?}");
+    // The viewer, quota, the dedup lookup, then one transaction (quota
+    // again, the image, its pending thumbnails, the job).
+    assert!(costs.iter().all(|&c| c <= 9), "{costs:?}");
+    assert_eq!(costs[1], costs[2], "{costs:?}");
+}
