@@ -271,8 +271,10 @@ async fn serve(config: Config, no_workers: bool) -> anyhow::Result<()> {
     );
     let _events = app.start_event_listener();
     let _metrics = crate::http::serve_metrics(&app).await?;
-    let workers = (!no_workers && app.config.workers > 0)
-        .then(|| WorkerPool::start(app.clone(), app.config.workers));
+    let workers = (!no_workers && app.config.workers > 0).then(|| {
+        WorkerPool::start(app.clone(), app.config.workers)
+            .with_handoff_workers(app.config.handoff_workers)
+    });
     // One signal stops both at once: the HTTP server stops accepting and
     // drains, and the workers stop claiming (jobs queued meanwhile are left
     // to the next start) while they finish the jobs they run.

@@ -97,6 +97,10 @@ pub struct Config {
     pub token_ttl: Duration,
     pub storage: StorageConfig,
     pub workers: usize,
+    /// Workers of a `serve` that only take the jobs its own uploads hand
+    /// over (no claims from the table), so that one upload's I/O overlaps
+    /// another's decode.
+    pub handoff_workers: usize,
     pub max_upload_bytes: u64,
     /// Largest file a direct upload (`createUploadUrl`) may announce. At
     /// most `i32::MAX`, the largest GraphQL `Int`.
@@ -238,6 +242,7 @@ impl Config {
             )?),
             storage,
             workers: env.parse_range("WORKERS", cores, 0..=256)?,
+            handoff_workers: env.parse_range("HANDOFF_WORKERS", cores, 0..=256)?,
             max_upload_bytes: env.parse_range("MAX_UPLOAD_BYTES", 50 << 20, 1..=(1 << 40))?,
             max_direct_upload_bytes: env.parse_range(
                 "MAX_DIRECT_UPLOAD_BYTES",

@@ -149,22 +149,27 @@ async fn make(app: &Arc<App>, work: Prepared) -> Result<(), JobError> {
     // Reserve what decoding may take before decoding; an original that
     // would take more than one image may is refused for good (uploads
     // check this too; the limit may have been lowered since).
-    let (source, info) = match original {
+    // A stored original is in memory from its GET on (at most `WORKERS`
+    // of them); a local one only once read, so the reservation counts it.
+    let (source, info, read_later) = match original {
         Original::Stored => {
             let bytes = app
                 .storage
                 .get(&StorageKey::original(image.source_id))
                 .await?;
             let info = imaging::probe_bytes(&bytes, spec.max_pixels).map_err(JobError::abort)?;
-            (Source::Bytes(bytes), info)
+            (Source::Bytes(bytes), info, 0)
         }
-        Original::Local { file, info } => (Source::File(file), info),
+        Original::Local { file, info } => {
+            let size = file.metadata().map_or(0, |m| m.len());
+            (Source::File(file), info, size)
+        }
     };
     info.check(app.config.max_decode_bytes, app.config.max_frames)
         .map_err(JobError::abort)?;
     let _reservation = app
         .decode_budget
-        .reserve(info.decode_bytes)
+        .reserve(info.decode_bytes.saturating_add(read_later))
         .await
         .map_err(JobError::retry)?;
     let (thumbs, blurhash) = app

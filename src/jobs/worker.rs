@@ -58,6 +58,27 @@ impl WorkerPool {
         }
     }
 
+    /// Adds `count` workers that take only the jobs this process's uploads
+    /// hand over, never claiming from the table. A handed job holds no
+    /// original in memory before its decode reservation (which counts the
+    /// original too), so these overlap one upload's I/O and bookkeeping
+    /// with another's decode without raising the memory bound; jobs from
+    /// the table stay at `WORKERS` at a time.
+    pub fn with_handoff_workers(mut self, count: usize) -> WorkerPool {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+        for n in 0..count {
+            let name = format!("{host}:{}:handoff-{n}", std::process::id());
+            self.tasks.spawn(take_handed(
+                self.app.clone(),
+                name,
+                self.shutdown.subscribe(),
+            ));
+        }
+        self.app.handoff.add_workers(count);
+        self.count += count;
+        self
+    }
+
     /// Stops claiming, lets running jobs finish for up to `grace`, then
     /// abandons them (their leases run out and another worker takes them).
     pub async fn shutdown(mut self, grace: Duration) {
@@ -182,6 +203,30 @@ async fn work(
             if let Ok(handed) = handed.await {
                 run_handed(&app, &name, handed).await;
             }
+        }
+    }
+}
+
+/// A worker that only runs what uploads hand over.
+async fn take_handed(app: Arc<App>, name: String, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let offered = app.handoff.offer(&name);
+        let mut handed = offered.rx;
+        let handed = tokio::select! {
+            result = &mut handed => result.ok().map(Box::new),
+            _ = shutdown.wait_for(|&s| s) => None,
+        };
+        match handed {
+            Some(handed) => run_handed(&app, &name, *handed).await,
+            None if *shutdown.borrow() => {
+                // A job handed over meanwhile is left to its lease.
+                app.handoff.withdraw(offered.id);
+                return;
+            }
+            None => {}
         }
     }
 }

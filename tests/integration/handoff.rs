@@ -173,3 +173,67 @@ async fn an_upload_costs_a_bounded_number_of_statements() {
     assert!(costs.iter().all(|&c| c <= 9), "{costs:?}");
     assert_eq!(costs[1], costs[2], "{costs:?}");
 }
+
+#[tokio::test]
+async fn handoff_workers_take_only_what_uploads_hand_over() {
+    let t = TestApp::new().await;
+    let token = t.user("only", "Basic").await;
+    // A job in the table, queued by another process's upload.
+    let other = image_vault::app::App::new(t.app.config.clone(), t.clock.clone())
+        .await
+        .expect("a second app");
+    let router = image_vault::http::router(other);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let served = tokio::spawn(async move {
+        let _ = image_vault::http::serve(
+            listener,
+            router,
+            std::future::pending(),
+            std::time::Duration::from_secs(1),
+        )
+        .await;
+    });
+    let (status, queued) = crate::support::upload_to(
+        &t.http,
+        &base,
+        &token,
+        "queued.jpg",
+        images::jpeg_with_comment(300, 200, b"queued"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    served.abort();
+    let queued: Uuid = queued["data"]["uploadImage"]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    // This process: no workers for the table, one for handed jobs.
+    let pool = image_vault::jobs::WorkerPool::start(t.app.clone(), 0).with_handoff_workers(1);
+    let handed = t
+        .upload(
+            &token,
+            "handed.jpg",
+            images::jpeg_with_comment(300, 200, b"handed"),
+        )
+        .await;
+    let handed: Uuid = handed["id"].as_str().expect("id").parse().expect("uuid");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while statuses(&t, handed).await != ["ready"] {
+        assert!(tokio::time::Instant::now() < deadline, "never READY");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        statuses(&t, queued).await,
+        ["pending"],
+        "the table's job is not taken"
+    );
+    pool.shutdown(std::time::Duration::from_secs(5)).await;
+    // The table's job (and the pool's sweep) run inline afterwards.
+    assert!(t.run_jobs().await >= 1);
+    assert_eq!(statuses(&t, queued).await, ["ready"]);
+}
