@@ -24,6 +24,7 @@ const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 pub struct WorkerPool {
     shutdown: watch::Sender<bool>,
+    wake: Arc<watch::Sender<u64>>,
     tasks: JoinSet<()>,
     app: Arc<App>,
     count: usize,
@@ -45,6 +46,7 @@ impl WorkerPool {
             tasks.spawn(work(
                 app.clone(),
                 name,
+                true,
                 wake_tx.subscribe(),
                 shutdown.subscribe(),
             ));
@@ -52,6 +54,7 @@ impl WorkerPool {
         tracing::info!(workers = count, "worker pool started");
         WorkerPool {
             shutdown,
+            wake: wake_tx,
             tasks,
             app,
             count,
@@ -68,9 +71,11 @@ impl WorkerPool {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
         for n in 0..count {
             let name = format!("{host}:{}:handoff-{n}", std::process::id());
-            self.tasks.spawn(take_handed(
+            self.tasks.spawn(work(
                 self.app.clone(),
                 name,
+                false,
+                self.wake.subscribe(),
                 self.shutdown.subscribe(),
             ));
         }
@@ -153,9 +158,13 @@ async fn schedule(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// One worker: claims jobs from the table while there are any (unless it
+/// only takes handed jobs, `claims` false), and when idle offers itself to
+/// this process's uploads.
 async fn work(
     app: Arc<App>,
     name: String,
+    claims: bool,
     mut wake: watch::Receiver<u64>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -164,10 +173,12 @@ async fn work(
             return;
         }
         wake.borrow_and_update();
-        match run_one(&app, &name).await {
-            Ok(Some(_)) => continue,
-            Ok(None) => {}
-            Err(e) => tracing::warn!(worker = %name, error = %e, "cannot claim jobs"),
+        if claims {
+            match run_one(&app, &name).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(worker = %name, error = %e, "cannot claim jobs"),
+            }
         }
         // Idle: an upload of this process may hand its job over directly.
         let offered = app.handoff.offer(&name);
@@ -179,8 +190,8 @@ async fn work(
         }
         let woke = tokio::select! {
             result = &mut handed => Woke::Handed(result.ok().map(Box::new)),
-            _ = wake.changed() => Woke::Look,
-            () = tokio::time::sleep(POLL_INTERVAL) => Woke::Look,
+            _ = wake.changed(), if claims => Woke::Look,
+            () = tokio::time::sleep(POLL_INTERVAL), if claims => Woke::Look,
             _ = shutdown.wait_for(|&s| s) => Woke::Stop,
         };
         match woke {
@@ -203,30 +214,6 @@ async fn work(
             if let Ok(handed) = handed.await {
                 run_handed(&app, &name, handed).await;
             }
-        }
-    }
-}
-
-/// A worker that only runs what uploads hand over.
-async fn take_handed(app: Arc<App>, name: String, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        let offered = app.handoff.offer(&name);
-        let mut handed = offered.rx;
-        let handed = tokio::select! {
-            result = &mut handed => result.ok().map(Box::new),
-            _ = shutdown.wait_for(|&s| s) => None,
-        };
-        match handed {
-            Some(handed) => run_handed(&app, &name, *handed).await,
-            None if *shutdown.borrow() => {
-                // A job handed over meanwhile is left to its lease.
-                app.handoff.withdraw(offered.id);
-                return;
-            }
-            None => {}
         }
     }
 }
@@ -256,13 +243,7 @@ async fn run_handed(app: &Arc<App>, worker: &str, handed: Handed) {
         max_attempts: MakeThumbnails::MAX_ATTEMPTS,
         request_id,
     };
-    let span = tracing::info_span!(
-        "job",
-        job.id = claimed.id,
-        job.kind = %claimed.kind,
-        attempt = claimed.attempts,
-        request_id = claimed.request_id.as_deref().unwrap_or("-"),
-    );
+    let span = job_span(&claimed);
     let run = MakeThumbnails::run_prepared(app, work);
     if let Err(e) = finish(app, worker, claimed, lease, run)
         .instrument(span)
@@ -285,19 +266,24 @@ pub async fn run_one(app: &Arc<App>, worker: &str) -> anyhow::Result<Option<i64>
         return Ok(None);
     };
     let id = job.id;
-    let span = tracing::info_span!(
-        "job",
-        job.id = job.id,
-        job.kind = %job.kind,
-        attempt = job.attempts,
-        request_id = job.request_id.as_deref().unwrap_or("-"),
-    );
+    let span = job_span(&job);
     let (kind, payload) = (job.kind.clone(), job.payload.clone());
     let run = dispatch(app, &kind, payload);
     finish(app, worker, job, lease, run)
         .instrument(span)
         .await?;
     Ok(Some(id))
+}
+
+/// The span a claimed job runs in.
+fn job_span(job: &queue::ClaimedJob) -> tracing::Span {
+    tracing::info_span!(
+        "job",
+        job.id = job.id,
+        job.kind = %job.kind,
+        attempt = job.attempts,
+        request_id = job.request_id.as_deref().unwrap_or("-"),
+    )
 }
 
 /// Runs a claimed job (`run`) under its lease and records how it ended.
