@@ -146,9 +146,6 @@ async fn make(app: &Arc<App>, work: Prepared) -> Result<(), JobError> {
         u32::try_from(image.height).unwrap_or(0),
     );
     let quality = app.config.jpeg_quality;
-    // Reserve what decoding may take before decoding; an original that
-    // would take more than one image may is refused for good (uploads
-    // check this too; the limit may have been lowered since).
     // A stored original is in memory from its GET on (at most `WORKERS`
     // of them); a local one only once read, so the reservation counts it.
     let (source, info, read_later) = match original {
@@ -165,6 +162,9 @@ async fn make(app: &Arc<App>, work: Prepared) -> Result<(), JobError> {
             (Source::File(file), info, size)
         }
     };
+    // Reserve what decoding may take before decoding; an original that
+    // would take more than one image may is refused for good (uploads
+    // check this too; the limit may have been lowered since).
     info.check(app.config.max_decode_bytes, app.config.max_frames)
         .map_err(JobError::abort)?;
     let _reservation = app

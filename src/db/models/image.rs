@@ -151,17 +151,6 @@ impl Image {
         .await
     }
 
-    pub async fn set_blurhash(
-        conn: &mut AsyncPgConnection,
-        source_id: Uuid,
-        blurhash: &str,
-    ) -> QueryResult<usize> {
-        diesel::update(images::table.filter(images::source_id.eq(source_id)))
-            .set(images::blurhash.eq(blurhash))
-            .execute(conn)
-            .await
-    }
-
     /// Images whose expiry has passed, oldest expiry first.
     pub async fn expired(
         conn: &mut AsyncPgConnection,

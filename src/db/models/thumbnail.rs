@@ -82,20 +82,6 @@ impl Thumbnail {
             .await
     }
 
-    /// The heights of an image still waiting to be made.
-    pub async fn pending_heights(
-        conn: &mut AsyncPgConnection,
-        image_id: Uuid,
-    ) -> QueryResult<Vec<i32>> {
-        thumbnails::table
-            .filter(thumbnails::image_id.eq(image_id))
-            .filter(thumbnails::status.eq(PENDING))
-            .select(thumbnails::height)
-            .order(thumbnails::height)
-            .load(conn)
-            .await
-    }
-
     /// Marks this image's PENDING heights READY where another image with the
     /// same source already has them READY (their objects are shared).
     /// Returns the heights taken over.
