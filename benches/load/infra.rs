@@ -580,3 +580,30 @@ pub fn with_comment(jpeg: &[u8], comment: &str) -> Vec<u8> {
     out.extend_from_slice(&jpeg[2..]);
     out
 }
+
+/// A client WebSocket as tokio-tungstenite opens it.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `/graphql/ws` on the server at `base` with the
+/// `graphql-transport-ws` protocol and sends `connection_init` with `token`
+/// (the ack is the caller's to read).
+pub async fn ws_open(base: &str, token: &str) -> anyhow::Result<Ws> {
+    use futures_util::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let url = format!("{}/graphql/ws", base.replace("http://", "ws://"));
+    let mut req = url.into_client_request()?;
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    ws.send(Message::text(
+        json!({
+            "type": "connection_init",
+            "payload": { "Authorization": format!("Bearer {token}") },
+        })
+        .to_string(),
+    ))
+    .await?;
+    Ok(ws)
+}

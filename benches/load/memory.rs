@@ -74,21 +74,6 @@ fn big_jpeg(source: &Path) -> anyhow::Result<Vec<u8>> {
     anyhow::bail!("could not make a 20 MB JPEG")
 }
 
-/// The JPEG with a comment segment naming `n` after its SOI marker: the same
-/// picture in different bytes, so that the server's content-hash dedup
-/// treats every upload as new (and makes its thumbnails).
-fn distinct(jpeg: &[u8], n: usize) -> Vec<u8> {
-    let comment = format!("image-vault bench upload {n}");
-    let len = u16::try_from(comment.len() + 2).unwrap_or(u16::MAX);
-    let mut out = Vec::with_capacity(jpeg.len() + comment.len() + 4);
-    out.extend_from_slice(&jpeg[..2]);
-    out.extend_from_slice(&[0xFF, 0xFE]);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(comment.as_bytes());
-    out.extend_from_slice(&jpeg[2..]);
-    out
-}
-
 async fn uploads(opts: &Options, source: &Path) -> anyhow::Result<()> {
     let bytes = Arc::new(big_jpeg(source)?);
     let database = "iv_bench_memory";
@@ -124,8 +109,11 @@ async fn uploads(opts: &Options, source: &Path) -> anyhow::Result<()> {
         .map(|i| {
             let (gql, bytes) = (gql.clone(), bytes.clone());
             async move {
-                gql.upload(&format!("big-{i}.jpg"), distinct(&bytes, i))
-                    .await
+                gql.upload(
+                    &format!("big-{i}.jpg"),
+                    infra::with_comment(&bytes, &format!("image-vault bench upload {i}")),
+                )
+                .await
             }
         })
         .buffer_unordered(opts.uploads)

@@ -93,14 +93,7 @@ async fn idle_latency(opts: &Options, corpus: &[PathBuf]) -> anyhow::Result<()> 
         .find(|p| p.to_string_lossy().contains("jpeg-4000x3000"))
         .context("no 4000x3000 JPEG in the corpus")?;
     let bytes = std::fs::read(source)?;
-    let database = "iv_bench_pipeline";
-    infra::drop_database(database).await?;
-    let (mut env, _s3) = storage_env(opts, database).await?;
-    if let Some(workers) = opts.workers {
-        env.set("WORKERS", &workers.to_string());
-    }
-    let (server, _) = Server::serve(&env, "pipeline-idle", &["serve"]).await?;
-    let gql = Gql::user(&env, &server.base, "bench", "Premium").await?;
+    let (server, gql, _s3) = start(opts, "pipeline-idle").await?;
     let runs = 12;
     let watcher = watch::Watcher::connect(&server.base, &gql.token, runs).await?;
     for i in 0..runs {
@@ -120,14 +113,31 @@ async fn idle_latency(opts: &Options, corpus: &[PathBuf]) -> anyhow::Result<()> 
         first.map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
     );
     server.stop();
-    infra::drop_database(database).await?;
+    infra::drop_database(DATABASE).await?;
     Ok(())
+}
+
+/// The pipeline's database, fresh for each server.
+const DATABASE: &str = "iv_bench_pipeline";
+
+/// A `serve` (named `name` in the logs) on a fresh database with the
+/// options' storage and workers, and a Premium user logged in on it (the
+/// S3 server, if any, is kept alive by the caller).
+async fn start(opts: &Options, name: &str) -> anyhow::Result<(Server, Gql, Option<S3Server>)> {
+    infra::drop_database(DATABASE).await?;
+    let (mut env, s3) = storage_env(opts).await?;
+    if let Some(workers) = opts.workers {
+        env.set("WORKERS", &workers.to_string());
+    }
+    let (server, _) = Server::serve(&env, name, &["serve"]).await?;
+    let gql = Gql::user(&env, &server.base, "bench", "Premium").await?;
+    Ok((server, gql, s3))
 }
 
 /// The server's storage settings for `opts.storage` (and the S3 server, kept
 /// alive by the caller).
-async fn storage_env(opts: &Options, database: &str) -> anyhow::Result<(Env, Option<S3Server>)> {
-    let mut env = Env::new(database);
+async fn storage_env(opts: &Options) -> anyhow::Result<(Env, Option<S3Server>)> {
+    let mut env = Env::new(DATABASE);
     match opts.storage.as_str() {
         "fs" => {
             let dir = infra::work_dir().join("pipeline-fs");
@@ -269,15 +279,8 @@ async fn postgres_backends(
 }
 
 async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineRun> {
-    let database = "iv_bench_pipeline";
-    infra::drop_database(database).await?;
-    let (mut env, s3) = storage_env(opts, database).await?;
-    if let Some(workers) = opts.workers {
-        env.set("WORKERS", &workers.to_string());
-    }
-    let (server, _) = Server::serve(&env, "pipeline-serve", &["serve"]).await?;
-    let gql = Gql::user(&env, &server.base, "bench", "Premium").await?;
-    let db = infra::pg(database).await?;
+    let (server, gql, s3) = start(opts, "pipeline-serve").await?;
+    let db = infra::pg(DATABASE).await?;
     let bodies: Vec<(String, Arc<Vec<u8>>)> = files
         .iter()
         .enumerate()
@@ -302,7 +305,7 @@ async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineR
                 .spawn()
         })
         .transpose()?;
-    let backends = postgres_backends(&db, database).await?;
+    let backends = postgres_backends(&db, DATABASE).await?;
     let pg_before = backends
         .iter()
         .filter_map(|&p| cpu_seconds(p).ok())
@@ -381,7 +384,7 @@ async fn pipeline(opts: &Options, files: &[PathBuf]) -> anyhow::Result<PipelineR
     );
     server.stop();
     drop(db);
-    infra::drop_database(database).await?;
+    infra::drop_database(DATABASE).await?;
     Ok(PipelineRun {
         rate: bodies.len() as f64 / elapsed,
         server_cpu,

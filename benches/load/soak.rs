@@ -42,7 +42,6 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -494,25 +493,10 @@ async fn lister(index: usize, gqls: [Gql; 2], client: Arc<Client>, stop: Cancell
     }
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Subscribes to `imageUpdated` for the image and waits until all its
 /// thumbnails are READY; returns how many events that took.
 async fn follow_until_ready(follow: &Follow) -> anyhow::Result<usize> {
-    let url = format!("{}/graphql/ws", follow.base.replace("http://", "ws://"));
-    let mut req = url.into_client_request()?;
-    req.headers_mut()
-        .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
-    let (mut ws, _): (Ws, _) = tokio_tungstenite::connect_async(req).await?;
-    ws.send(Message::text(
-        json!({
-            "type": "connection_init",
-            "payload": { "Authorization": format!("Bearer {}", follow.token) },
-        })
-        .to_string(),
-    ))
-    .await?;
+    let mut ws = infra::ws_open(&follow.base, &follow.token).await?;
     let mut events = 0;
     let mut acked = false;
     loop {

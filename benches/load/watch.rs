@@ -10,10 +10,8 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::infra::{self, Ws};
 
 /// Follows images to READY; see [`Watcher::follow`].
 pub struct Watcher {
@@ -24,19 +22,7 @@ pub struct Watcher {
 impl Watcher {
     /// Opens the socket as the user with `token` on the server at `base`.
     pub async fn connect(base: &str, token: &str, expect: usize) -> anyhow::Result<Watcher> {
-        let url = format!("{}/graphql/ws", base.replace("http://", "ws://"));
-        let mut req = url.into_client_request()?;
-        req.headers_mut()
-            .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
-        let (mut ws, _): (Ws, _) = tokio_tungstenite::connect_async(req).await?;
-        ws.send(Message::text(
-            json!({
-                "type": "connection_init",
-                "payload": { "Authorization": format!("Bearer {token}") },
-            })
-            .to_string(),
-        ))
-        .await?;
+        let mut ws = infra::ws_open(base, token).await?;
         loop {
             let msg = ws.next().await.context("socket closed before the ack")??;
             if let Message::Text(text) = msg {
