@@ -182,20 +182,11 @@ async fn handoff_workers_take_only_what_uploads_hand_over() {
     let other = image_vault::app::App::new(t.app.config.clone(), t.clock.clone())
         .await
         .expect("a second app");
-    let router = image_vault::http::router(other);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let served = tokio::spawn(async move {
-        let _ = image_vault::http::serve(
-            listener,
-            router,
-            std::future::pending(),
-            std::time::Duration::from_secs(1),
-        )
-        .await;
-    });
+    let served = tokio::spawn(crate::support::serve_app(listener, other));
     let (status, queued) = crate::support::upload_to(
         &t.http,
         &base,

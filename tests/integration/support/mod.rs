@@ -293,16 +293,10 @@ impl TestAppBuilder {
         let clock = Clock::default();
         let app = App::new(config, clock.clone()).await.expect("app");
         let events = app.start_event_listener();
-        let router = image_vault::http::router(app.clone());
+        let serving = serve_app(listener, app.clone());
         let server = tokio::spawn(async move {
             let _events = AbortOnDrop(events);
-            let _ = image_vault::http::serve(
-                listener,
-                router,
-                std::future::pending(),
-                std::time::Duration::from_secs(1),
-            )
-            .await;
+            serving.await;
         });
         TestApp {
             app,
@@ -313,6 +307,24 @@ impl TestAppBuilder {
             storage_dir,
             db,
         }
+    }
+}
+
+/// Serves `app`'s router on `listener` until dropped (the real HTTP
+/// server, as `serve` runs it).
+pub fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let router = image_vault::http::router(app);
+    async move {
+        let _ = image_vault::http::serve(
+            listener,
+            router,
+            std::future::pending(),
+            std::time::Duration::from_secs(1),
+        )
+        .await;
     }
 }
 
