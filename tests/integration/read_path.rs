@@ -1,5 +1,6 @@
 //! The read path costs a constant number of SQL statements per page.
 
+use image_vault::db::models::thumbnail::Made;
 use image_vault::db::models::{Image, Thumbnail};
 use serde_json::json;
 use uuid::Uuid;
@@ -34,7 +35,14 @@ async fn seed_images(t: &TestApp, username: &str, count: usize) {
         Thumbnail::insert_pending(&mut conn, image.id, &[200, 400])
             .await
             .expect("thumbs");
-        Thumbnail::mark_ready(&mut conn, image.id, 200, 267, 200, 100, "image/jpeg")
+        let made = Made {
+            height: 200,
+            width: 267,
+            pixel_height: 200,
+            byte_size: 100,
+            content_type: "image/jpeg",
+        };
+        Thumbnail::mark_made(&mut conn, image.id, image.source_id, &[made], None)
             .await
             .expect("ready");
     }

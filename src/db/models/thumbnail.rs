@@ -208,29 +208,6 @@ impl Thumbnail {
         .map(|_| ())
     }
 
-    pub async fn mark_ready(
-        conn: &mut AsyncPgConnection,
-        image_id: Uuid,
-        height: i32,
-        width: i32,
-        pixel_height: i32,
-        byte_size: i64,
-        content_type: &str,
-    ) -> QueryResult<usize> {
-        diesel::update(thumbnails::table.find((image_id, height)))
-            .set((
-                thumbnails::status.eq(READY),
-                thumbnails::width.eq(width),
-                thumbnails::pixel_height.eq(pixel_height),
-                thumbnails::byte_size.eq(byte_size),
-                thumbnails::content_type.eq(content_type),
-                thumbnails::error.eq(None::<String>),
-                thumbnails::updated_at.eq(diesel::dsl::now),
-            ))
-            .execute(conn)
-            .await
-    }
-
     /// Marks every still-pending height of an image FAILED with a reason.
     pub async fn mark_pending_failed(
         conn: &mut AsyncPgConnection,
