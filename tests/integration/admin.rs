@@ -301,6 +301,70 @@ async fn users_are_listed_for_admins_in_pages() {
     );
 }
 
+fn usernames(data: &Value) -> Vec<&str> {
+    data["users"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["username"].as_str().expect("username"))
+        .collect()
+}
+
+#[tokio::test]
+async fn users_can_be_searched_by_name_across_pages() {
+    let t = TestApp::new().await;
+    let admin = t.admin("root").await;
+    for name in ["carol1", "a_b", "axb", "carla", "carol2", "mcarol"] {
+        t.create_user(name, "Basic", false).await;
+    }
+    let q = "query($s: String, $first: Int!, $after: String) { users(first: $first, after: $after, search: $s) { nodes { username } pageInfo { hasNextPage endCursor } } }";
+    // Case-insensitive substring, newest first, paged within the matches.
+    let first = t
+        .gql_ok(Some(&admin), q, json!({ "s": " CAROL ", "first": 2 }))
+        .await;
+    assert_eq!(usernames(&first), vec!["mcarol", "carol2"]);
+    assert_eq!(first["users"]["pageInfo"]["hasNextPage"], true);
+    let after = first["users"]["pageInfo"]["endCursor"].clone();
+    let second = t
+        .gql_ok(
+            Some(&admin),
+            q,
+            json!({ "s": "carol", "first": 2, "after": after }),
+        )
+        .await;
+    assert_eq!(usernames(&second), vec!["carol1"]);
+    assert_eq!(second["users"]["pageInfo"]["hasNextPage"], false);
+    // LIKE's wildcards are taken literally.
+    let underscore = t
+        .gql_ok(Some(&admin), q, json!({ "s": "_", "first": 20 }))
+        .await;
+    assert_eq!(usernames(&underscore), vec!["a_b"]);
+    for literal in ["%", "\\", "a%b"] {
+        let none = t
+            .gql_ok(Some(&admin), q, json!({ "s": literal, "first": 20 }))
+            .await;
+        assert!(usernames(&none).is_empty(), "{literal}: {none}");
+    }
+    // Empty (or blank) means everyone.
+    let all = t
+        .gql_ok(Some(&admin), q, json!({ "s": "  ", "first": 20 }))
+        .await;
+    assert_eq!(usernames(&all).len(), 7);
+    // Longer than any username: a clear error, not a scan.
+    let long = t
+        .gql(Some(&admin), q, json!({ "s": "x".repeat(65), "first": 20 }))
+        .await;
+    assert_eq!(error_code(&long), "BAD_USER_INPUT", "{long}");
+    // Administrators only.
+    let user = t.user("norm", "Basic").await;
+    let body = t
+        .gql(Some(&user), q, json!({ "s": "carol", "first": 20 }))
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    let body = t.gql(None, q, json!({ "s": "carol", "first": 20 })).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+}
+
 #[tokio::test]
 async fn a_plan_can_ask_for_webp_thumbnails() {
     let t = TestApp::new().await;

@@ -84,17 +84,23 @@ impl User {
             .optional()
     }
 
-    /// A page of users, newest first, after the keyset cursor `(created_at, id)`.
+    /// A page of users, newest first, after the keyset cursor `(created_at, id)`;
+    /// with `name_contains` (normalised, non-empty) only the usernames that
+    /// contain it, taken literally (`%` and `_` are not wildcards).
     pub async fn page(
         conn: &mut AsyncPgConnection,
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: i64,
+        name_contains: Option<&str>,
     ) -> QueryResult<Vec<User>> {
         let mut query = users::table
             .select(User::as_select())
             .order((users::created_at.desc(), users::id.desc()))
             .limit(limit)
             .into_boxed();
+        if let Some(part) = name_contains {
+            query = query.filter(users::username.like(like_contains(part)).escape('\\'));
+        }
         if let Some((created_at, id)) = after {
             query = query.filter(
                 users::created_at
@@ -236,4 +242,19 @@ impl NewUser<'_> {
             .get_result(conn)
             .await
     }
+}
+
+/// A LIKE pattern matching any text that contains `part` literally, with `\\`
+/// as the escape character.
+fn like_contains(part: &str) -> String {
+    let mut pattern = String::with_capacity(part.len() + 2);
+    pattern.push('%');
+    for c in part.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }

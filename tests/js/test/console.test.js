@@ -136,10 +136,17 @@ test('the administrator creates carol on "Gallery"; a plan in use cannot be dele
   await page.getByRole('button', { name: 'Create user' }).click();
   await page.getByRole('alert').filter({ hasText: 'already exists' }).waitFor();
 
-  // The client-side filter of the page.
-  await page.getByLabel('Filter this page by name').fill('carol');
-  assert.equal(await page.locator('tbody tr').count(), 1);
-  await page.getByLabel('Filter this page by name').fill('');
+  // The search runs on the server, over every user, once typing pauses.
+  const search = page.getByLabel('Search users by name');
+  await search.fill('CAR');
+  await page.getByRole('table', { name: /whose name contains “car”/ }).waitFor();
+  await page.locator('table[aria-busy="false"]').waitFor();
+  assert.deepEqual(await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.username)), [CAROL.username]);
+  await search.fill('nobody-by-this-name');
+  await page.getByText('No users have “nobody-by-this-name” in their name.').waitFor();
+  await search.fill('');
+  await page.getByRole('table', { name: /^Users, newest first/ }).waitFor();
+  await page.locator(`tr[data-username="${CAROL.username}"]`).waitFor();
 
   await page.getByRole('link', { name: 'Plans' }).click();
   await page.getByRole('button', { name: `Delete plan ${PLAN}` }).click();

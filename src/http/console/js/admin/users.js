@@ -1,16 +1,19 @@
-// Users: the list with paging (newest first), a filter of the shown page,
-// the plan and status of each user, and creating a user. Everything else
+// Users: the list with paging (newest first), a search by name (on the
+// server, over every user), the plan and status of each user, and creating a
+// user. Everything else
 // about one user is on their page (./user.js, "#/users/<id>").
 import { gql } from '../api.js';
 import { describe } from '../errors.js';
-import { html, Note, formatDate, useEffect, useState, useTitle, useFocusHeading } from '../ui.js';
+import { html, Note, Pager, formatDate, useEffect, useRef, useState, useTitle, useFocusHeading } from '../ui.js';
 
 /** @typedef {import('../session.js').User} User */
 /** @typedef {{ id: string, name: string }} PlanRef */
 
 const PAGE = 20;
-const USERS = `query Users($first: Int!, $after: String) {
-  users(first: $first, after: $after) {
+/** How long typing pauses before the search is sent, in milliseconds. */
+const SEARCH_DELAY = 250;
+const USERS = `query Users($first: Int!, $after: String, $search: String) {
+  users(first: $first, after: $after, search: $search) {
     pageInfo { hasNextPage endCursor }
     nodes { id username isAdmin createdAt disabled plan { id name thumbnailHeights originalLink expiringLinks thumbnailFormat } }
   }
@@ -38,7 +41,11 @@ export function UsersPage({ me }) {
   // cursors[n] is the `after` of page n; the last entry is the page shown.
   const [cursors, setCursors] = useState(/** @type {(string | null)[]} */ ([null]));
   const [next, setNext] = useState(/** @type {string | null} */ (null));
-  const [filter, setFilter] = useState('');
+  // What is typed, and the search the list shows (typing settles first).
+  const [typed, setTyped] = useState('');
+  const [search, setSearch] = useState('');
+  // The number of the newest request; only its answer is shown.
+  const latest = useRef(0);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState(/** @type {string | null} */ (null));
   const [status, setStatus] = useState(() => {
@@ -47,29 +54,42 @@ export function UsersPage({ me }) {
     return m;
   });
 
-  /** @param {(string | null)[]} stack */
-  async function load(stack) {
+  /**
+   * @param {(string | null)[]} stack
+   * @param {string} [term] the search, by default the one shown
+   */
+  async function load(stack, term = search) {
+    const ticket = ++latest.current;
     setLoading(true);
     setError(null);
     try {
-      const d = await gql(USERS, { first: PAGE, after: stack[stack.length - 1] });
+      const d = await gql(USERS, { first: PAGE, after: stack[stack.length - 1], search: term || null });
+      // An older search answered late: the newer one decides what is shown.
+      if (ticket !== latest.current) return;
       setUsers(d.users.nodes);
       setPlans(d.plans);
       setNext(d.users.pageInfo.hasNextPage ? d.users.pageInfo.endCursor : null);
       setCursors(stack);
     } catch (err) {
-      setError(describe(err));
+      if (ticket === latest.current) setError(describe(err));
     } finally {
-      setLoading(false);
+      if (ticket === latest.current) setLoading(false);
     }
   }
   useEffect(() => {
     load([null]);
   }, []);
+  // A new search starts again at page 1, once typing has paused.
+  useEffect(() => {
+    const term = typed.trim().toLowerCase();
+    if (term === search) return undefined;
+    const timer = setTimeout(() => {
+      setSearch(term);
+      load([null], term);
+    }, SEARCH_DELAY);
+    return () => clearTimeout(timer);
+  }, [typed]);
 
-  const shown = filter.trim()
-    ? users.filter((u) => u.username.toLowerCase().includes(filter.trim().toLowerCase()))
-    : users;
   const pageNumber = cursors.length;
 
   return html`<main id="main" class="page">
@@ -78,29 +98,25 @@ export function UsersPage({ me }) {
     <${CreateUser} plans=${plans} onCreated=${(/** @type {string} */ name) => { setStatus(`Created user ${name}.`); load([null]); }} />
     <section aria-labelledby="users-heading">
       <h2 id="users-heading">All users</h2>
-      <p class="field-inline">
-        <label for="users-filter">Filter this page by name</label>
-        <input id="users-filter" type="search" value=${filter} onInput=${(/** @type {any} */ e) => setFilter(e.currentTarget.value)} />
-      </p>
-      <p class="hint">The API has no search yet: this filters the ${users.length} users of page ${pageNumber}.</p>
+      <form class="field-inline" role="search" onSubmit=${(/** @type {Event} */ e) => { e.preventDefault(); const term = typed.trim().toLowerCase(); setSearch(term); load([null], term); }}>
+        <label for="users-search">Search users by name</label>
+        <input id="users-search" type="search" maxlength="64" aria-describedby="users-search-hint" value=${typed} onInput=${(/** @type {any} */ e) => setTyped(e.currentTarget.value)} />
+      </form>
+      <p class="hint" id="users-search-hint">Matches any part of a username, across all users.</p>
       <${Note} kind="error">${error}<//>
       <table class="table users-table" aria-busy=${loading ? 'true' : 'false'}>
-        <caption class="visually-hidden">Users, newest first, page ${pageNumber}</caption>
+        <caption class="visually-hidden">Users${search ? ` whose name contains “${search}”` : ''}, newest first, page ${pageNumber}</caption>
         <thead><tr><th scope="col">Username</th><th scope="col">Role</th><th scope="col">Plan</th><th scope="col">Status</th><th scope="col">Created</th><th scope="col">More</th></tr></thead>
         <tbody>
-          ${shown.map((u) => html`<${UserRow} key=${u.id} user=${u} plans=${plans} me=${me}
+          ${users.map((u) => html`<${UserRow} key=${u.id} user=${u} plans=${plans} me=${me}
             onChanged=${(/** @type {User} */ changed, /** @type {string} */ words) => {
               setUsers((old) => old.map((x) => (x.id === changed.id ? { ...x, ...changed } : x)));
               setStatus(words);
             }} />`)}
         </tbody>
       </table>
-      ${!loading && shown.length === 0 && html`<p>No users${filter ? ' match the filter on this page' : ''}.</p>`}
-      <nav class="pager" aria-label="Pages of users">
-        <button type="button" class="secondary" disabled=${cursors.length <= 1 || loading} onClick=${() => load(cursors.slice(0, -1))}>Previous page</button>
-        <span>Page ${pageNumber}</span>
-        <button type="button" class="secondary" disabled=${!next || loading} onClick=${() => load([...cursors, next])}>Next page</button>
-      </nav>
+      ${!loading && users.length === 0 && html`<p>No users${search ? ` have “${search}” in their name` : ''}.</p>`}
+      <${Pager} label="Pages of users" cursors=${cursors} next=${next} loading=${loading} onPage=${load} />
     </section>
   </main>`;
 }
