@@ -39,6 +39,30 @@ impl Loader<Uuid> for PlanLoader {
     }
 }
 
+/// How many users hold each plan of a `plans` list, in one grouped query.
+pub struct PlanHoldersLoader {
+    app: Arc<App>,
+}
+
+impl PlanHoldersLoader {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+}
+
+impl Loader<Uuid> for PlanHoldersLoader {
+    type Value = i64;
+    type Error = Arc<anyhow::Error>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, i64>, Self::Error> {
+        let mut conn = connection(&self.app).await?;
+        let counts = Plan::holders_of(&mut conn, keys)
+            .await
+            .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
+        Ok(counts.into_iter().collect())
+    }
+}
+
 /// All thumbnail rows of the images on a page, in one query.
 pub struct ThumbnailLoader {
     app: Arc<App>,

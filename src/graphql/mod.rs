@@ -75,6 +75,10 @@ pub fn build_schema(app: Arc<App>) -> AppSchema {
             tokio::spawn,
         ))
         .data(DataLoader::new(
+            loaders::PlanHoldersLoader::new(app.clone()),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
             loaders::ThumbnailLoader::new(app.clone()),
             tokio::spawn,
         ))

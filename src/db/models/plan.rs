@@ -97,6 +97,20 @@ impl Plan {
             .await
     }
 
+    /// How many users hold each of `ids`, in one grouped query; a plan
+    /// nobody holds is absent.
+    pub async fn holders_of(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<(Uuid, i64)>> {
+        users::table
+            .filter(users::plan_id.eq_any(ids))
+            .group_by(users::plan_id)
+            .select((users::plan_id.assume_not_null(), diesel::dsl::count_star()))
+            .load(conn)
+            .await
+    }
+
     pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
         diesel::delete(plans::table.find(id)).execute(conn).await
     }

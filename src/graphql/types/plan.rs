@@ -70,10 +70,18 @@ impl PlanObject {
     /// How many users hold the plan (administrators only).
     #[graphql(guard = "crate::graphql::guards::Role::Admin")]
     async fn user_count(&self, ctx: &async_graphql::Context<'_>) -> crate::error::AppResult<i32> {
-        use crate::graphql::context::ContextExt as _;
         let id = super::parse_id(&self.id)?;
-        let mut conn = ctx.app().db().await?;
-        let n = Plan::holders(&mut conn, id).await?;
+        // Batched: a list of plans costs one grouped query, not one per plan.
+        let n = ctx
+            .data_unchecked::<async_graphql::dataloader::DataLoader<
+                crate::graphql::loaders::PlanHoldersLoader,
+            >>()
+            .load_one(id)
+            .await
+            .map_err(|e| {
+                crate::error::AppError::internal(anyhow::anyhow!("counting holders: {e}"))
+            })?
+            .unwrap_or(0);
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
