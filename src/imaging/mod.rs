@@ -10,6 +10,7 @@ mod colour;
 mod exif;
 #[cfg(feature = "heif")]
 mod heif;
+mod libjpeg;
 mod probe;
 mod raster;
 mod sniff;

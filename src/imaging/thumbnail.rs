@@ -18,6 +18,7 @@ use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, SamplingFactor};
 
 use super::colour::{self, Colour};
 use super::exif;
+use super::libjpeg;
 use super::probe::{self, Header};
 use super::raster::{Layout, Raster};
 use super::{ImageKind, ImagingError, Thumbnail, ThumbnailSpec};
@@ -27,13 +28,21 @@ use super::{ImageKind, ImagingError, Thumbnail, ThumbnailSpec};
 /// otherwise it is made from the decoded source.
 const CHAIN_FACTOR: u64 = 2;
 
-/// DCT-scaled decoding stops at twice the largest thumbnail (numerator,
-/// denominator), leaving at least a 2x reduction to Lanczos3, as libvips'
+/// With jpeg-decoder (the JPEGs libjpeg stops on), DCT-scaled decoding
+/// stops at twice the largest thumbnail (numerator, denominator), leaving at least a 2x reduction to Lanczos3, as libvips'
 /// shrink-on-load does. Scaling all the way down (e.g. 1600 px high to 400
 /// at 1/4) took 28 % fewer instructions on a 4000x3000 photo but lost up to
 /// 1.1 dB PSNR against libvips: jpeg-decoder's reduced IDCTs alias and its
 /// scaled chroma is soft (see BENCHMARKS.md).
 const DCT_MARGIN: (u64, u64) = (2, 1);
+
+/// libjpeg scales in the IDCT to any `n/8` (its chroma scaled there too,
+/// not upsampled), down to 1.5 times the largest thumbnail, leaving Lanczos3
+/// the rest. Measured by `bench/compare.sh` (BENCHMARKS.md, "Kernel (issue
+/// 14)"): at 1x the 400 px thumbnail of a 1920x1080 photo (decoded at 3/8)
+/// lost 0.002 SSIM to libvips, at 1.25x (1/2) 0.001; at 1.5x (5/8) it is
+/// libvips' quality, and a 4000x3000 photo is still decoded at 1/4.
+const LIBJPEG_MARGIN: (u64, u64) = (3, 2);
 
 /// Headroom over the pixel buffer for a decoder's own allocations (chunk
 /// data, the zlib window, row buffers, a GIF's canvas).
@@ -329,10 +338,47 @@ fn resize_all(source: &Raster, sizes: &[(u32, u32)]) -> Result<Vec<Raster>, Imag
     Ok(made)
 }
 
-/// Decodes a JPEG with DCT scaling to the smallest of 1/8, 1/4, 1/2 and 1
-/// that still gives `DCT_MARGIN` times `need` pixels per axis: most of the
-/// work of a full decode is skipped for thumbnails of large photos.
+/// Decodes a JPEG scaled in the DCT: with libjpeg to the smallest `n/8`
+/// that gives `LIBJPEG_MARGIN` times `need` pixels per axis; where libjpeg
+/// stops (a colour space it leaves to us, or any warning), with
+/// jpeg-decoder as before.
 fn decode_jpeg(
+    data: &[u8],
+    header: &Header,
+    need: (u32, u32),
+    max_pixels: u64,
+) -> Result<(Raster, Colour), ImagingError> {
+    let margin = |v: u32| {
+        u32::try_from(u64::from(v) * LIBJPEG_MARGIN.0 / LIBJPEG_MARGIN.1).unwrap_or(u32::MAX)
+    };
+    let n = libjpeg::eighths(
+        header.width,
+        header.height,
+        (margin(need.0), margin(need.1)),
+    );
+    match libjpeg::decode(data, n, alloc_limit(max_pixels)) {
+        Ok(decoded) => {
+            let layout = if decoded.channels == 1 {
+                Layout::Luma
+            } else {
+                Layout::Rgb
+            };
+            let colour = decoded
+                .icc
+                .as_deref()
+                .map_or(Colour::Srgb, Colour::from_icc);
+            let raster = Raster::new(decoded.width, decoded.height, layout, decoded.pixels)?;
+            return Ok((raster, colour));
+        }
+        Err(stop) => tracing::debug!(%stop, "libjpeg stopped; decoding with jpeg-decoder"),
+    }
+    decode_jpeg_decoder(data, header, need, max_pixels)
+}
+
+/// Decodes a JPEG with jpeg-decoder, DCT-scaled to the smallest of 1/8,
+/// 1/4, 1/2 and 1 that still gives `DCT_MARGIN` times `need` pixels per
+/// axis.
+fn decode_jpeg_decoder(
     data: &[u8],
     header: &Header,
     need: (u32, u32),
