@@ -73,7 +73,13 @@ pub(super) fn eighths(width: u32, height: u32, need: (u32, u32)) -> u32 {
 /// progressive file's coefficients).
 pub(super) fn decode(data: &[u8], n: u32, max_bytes: u64) -> Result<Decoded, Stop> {
     let mut decoder = Decompress::new()?;
-    match catch_unwind(AssertUnwindSafe(|| decoder.run(data, n, max_bytes))) {
+    catching(|| decoder.run(data, n, max_bytes))
+    // `decoder` is dropped here, after the unwind: libjpeg frees its pools.
+}
+
+/// Runs `f`, turning an unwind from libjpeg's hooks into its [`Stop`].
+fn catching<T>(f: impl FnOnce() -> Result<T, Stop>) -> Result<T, Stop> {
+    match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
         Err(payload) => match payload.downcast::<Unwound>() {
             Ok(unwound) => Err(unwound.0),
@@ -81,7 +87,6 @@ pub(super) fn decode(data: &[u8], n: u32, max_bytes: u64) -> Result<Decoded, Sto
             Err(other) => resume_unwind(other),
         },
     }
-    // `decoder` is dropped here, after the unwind: libjpeg frees its pools.
 }
 
 /// A libjpeg decompressor with our error manager; both are boxed because
@@ -104,17 +109,12 @@ impl Decompress {
         }
         err.error_exit = Some(error_exit);
         err.emit_message = Some(emit_message);
-        let created = catch_unwind(AssertUnwindSafe(|| {
+        catching(|| {
             // SAFETY: `cinfo` is zeroed with its error manager set.
-            unsafe { ffi::jpeg_create_decompress(&mut *cinfo) }
-        }));
-        match created {
-            Ok(()) => Ok(Decompress { cinfo, _err: err }),
-            Err(payload) => match payload.downcast::<Unwound>() {
-                Ok(unwound) => Err(unwound.0),
-                Err(other) => resume_unwind(other),
-            },
-        }
+            unsafe { ffi::jpeg_create_decompress(&mut *cinfo) };
+            Ok(())
+        })?;
+        Ok(Decompress { cinfo, _err: err })
     }
 
     fn run(&mut self, data: &[u8], n: u32, max_bytes: u64) -> Result<Decoded, Stop> {
@@ -124,7 +124,7 @@ impl Decompress {
         // Drop does not read the source). Every call below may unwind with
         // `Unwound` through `error_exit`, which `decode` catches.
         unsafe {
-            // SAFETY (mem): libjpeg's "virtual arrays" (whole-image
+            // libjpeg's "virtual arrays" (whole-image
             // coefficient buffers) count against this; jmemnobs has no
             // backing store, so a file needing more is an error.
             (*cinfo.common.mem).max_memory_to_use =
