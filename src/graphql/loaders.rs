@@ -3,17 +3,33 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, Loader};
 use uuid::Uuid;
 
 use crate::app::App;
 use crate::db::models::{Plan, Thumbnail};
+use crate::error::{AppError, AppResult};
+
+/// `key`'s value from the request's batched loader `L`; a failed batch is an
+/// internal error naming `what` was being loaded.
+pub async fn load_one<L>(ctx: &Context<'_>, key: Uuid, what: &str) -> AppResult<Option<L::Value>>
+where
+    L: Loader<Uuid, Error = Arc<anyhow::Error>>,
+{
+    ctx.data_unchecked::<DataLoader<L>>()
+        .load_one(key)
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("loading {what}: {e}")))
+}
+
+/// A loader's error: shared by every key of the failed batch.
+fn failed(e: impl std::error::Error + Send + Sync + 'static) -> Arc<anyhow::Error> {
+    Arc::new(anyhow::Error::new(e))
+}
 
 async fn connection(app: &App) -> Result<crate::db::DbConn, Arc<anyhow::Error>> {
-    app.db
-        .get()
-        .await
-        .map_err(|e| Arc::new(anyhow::Error::new(e)))
+    app.db.get().await.map_err(failed)
 }
 
 pub struct PlanLoader {
@@ -32,9 +48,7 @@ impl Loader<Uuid> for PlanLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Plan>, Self::Error> {
         let mut conn = connection(&self.app).await?;
-        let plans = Plan::find_many(&mut conn, keys)
-            .await
-            .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
+        let plans = Plan::find_many(&mut conn, keys).await.map_err(failed)?;
         Ok(plans.into_iter().map(|p| (p.id, p)).collect())
     }
 }
@@ -56,9 +70,7 @@ impl Loader<Uuid> for PlanHoldersLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, i64>, Self::Error> {
         let mut conn = connection(&self.app).await?;
-        let counts = Plan::holders_of(&mut conn, keys)
-            .await
-            .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
+        let counts = Plan::holders_of(&mut conn, keys).await.map_err(failed)?;
         Ok(counts.into_iter().collect())
     }
 }
@@ -82,7 +94,7 @@ impl Loader<Uuid> for ThumbnailLoader {
         let mut conn = connection(&self.app).await?;
         let rows = Thumbnail::for_images(&mut conn, keys)
             .await
-            .map_err(|e| Arc::new(anyhow::Error::new(e)))?;
+            .map_err(failed)?;
         let mut map: HashMap<Uuid, Vec<Thumbnail>> = HashMap::new();
         for row in rows {
             map.entry(row.image_id).or_default().push(row);

@@ -29,11 +29,12 @@ use super::{ImageKind, ImagingError, Thumbnail, ThumbnailSpec};
 const CHAIN_FACTOR: u64 = 2;
 
 /// With jpeg-decoder (the JPEGs libjpeg stops on), DCT-scaled decoding
-/// stops at twice the largest thumbnail (numerator, denominator), leaving at least a 2x reduction to Lanczos3, as libvips'
-/// shrink-on-load does. Scaling all the way down (e.g. 1600 px high to 400
-/// at 1/4) took 28 % fewer instructions on a 4000x3000 photo but lost up to
-/// 1.1 dB PSNR against libvips: jpeg-decoder's reduced IDCTs alias and its
-/// scaled chroma is soft (see BENCHMARKS.md).
+/// stops at twice the largest thumbnail (numerator, denominator), leaving
+/// at least a 2x reduction to Lanczos3, as libvips' shrink-on-load does.
+/// Scaling all the way down (e.g. 1600 px high to 400 at 1/4) took 28 %
+/// fewer instructions on a 4000x3000 photo but lost up to 1.1 dB PSNR
+/// against libvips: jpeg-decoder's reduced IDCTs alias and its scaled
+/// chroma is soft (see BENCHMARKS.md).
 const DCT_MARGIN: (u64, u64) = (2, 1);
 
 /// libjpeg scales in the IDCT to any `n/8` (its chroma scaled there too,

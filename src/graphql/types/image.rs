@@ -1,14 +1,13 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::db::models::{Image, Plan, Thumbnail, thumbnail};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::loaders::ThumbnailLoader;
+use crate::graphql::loaders::{ThumbnailLoader, load_one};
 use crate::storage::{StorageKey, ext_for_content_type};
 
 /// What the viewer's plan lets them see of an image.
@@ -138,11 +137,8 @@ impl ImageObject {
         let rows: &[Thumbnail] = match &self.thumbnails {
             Some(rows) => rows,
             None => {
-                loaded = ctx
-                    .data_unchecked::<DataLoader<ThumbnailLoader>>()
-                    .load_one(self.image.id)
-                    .await
-                    .map_err(|e| AppError::internal(anyhow::anyhow!("loading thumbnails: {e}")))?
+                loaded = load_one::<ThumbnailLoader>(ctx, self.image.id, "thumbnails")
+                    .await?
                     .unwrap_or_default();
                 &loaded
             }

@@ -72,16 +72,13 @@ impl PlanObject {
     async fn user_count(&self, ctx: &async_graphql::Context<'_>) -> crate::error::AppResult<i32> {
         let id = super::parse_id(&self.id)?;
         // Batched: a list of plans costs one grouped query, not one per plan.
-        let n = ctx
-            .data_unchecked::<async_graphql::dataloader::DataLoader<
-                crate::graphql::loaders::PlanHoldersLoader,
-            >>()
-            .load_one(id)
-            .await
-            .map_err(|e| {
-                crate::error::AppError::internal(anyhow::anyhow!("counting holders: {e}"))
-            })?
-            .unwrap_or(0);
+        let n = crate::graphql::loaders::load_one::<crate::graphql::loaders::PlanHoldersLoader>(
+            ctx,
+            id,
+            "plan holders",
+        )
+        .await?
+        .unwrap_or(0);
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }

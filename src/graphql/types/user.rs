@@ -1,4 +1,3 @@
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -6,7 +5,7 @@ use super::PlanObject;
 use crate::db::models::{Plan, User};
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::ContextExt;
-use crate::graphql::loaders::PlanLoader;
+use crate::graphql::loaders::{PlanLoader, load_one};
 use crate::service::quota::Usage;
 
 pub struct UserObject {
@@ -49,11 +48,7 @@ impl UserObject {
         let Some(plan_id) = self.user.plan_id else {
             return Ok(None);
         };
-        let plan = ctx
-            .data_unchecked::<DataLoader<PlanLoader>>()
-            .load_one(plan_id)
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("loading plan: {e}")))?;
+        let plan = load_one::<PlanLoader>(ctx, plan_id, "plan").await?;
         Ok(plan.as_ref().map(PlanObject::from))
     }
 
