@@ -79,14 +79,16 @@ export function UsersPage({ me }) {
   useEffect(() => {
     load([null]);
   }, []);
-  // A new search starts again at page 1, once typing has paused.
-  useEffect(() => {
+  // A new search starts again at page 1: on Enter, or once typing has
+  // paused. The term is normalised as the API normalises usernames.
+  function searchTyped() {
     const term = typed.trim().toLowerCase();
-    if (term === search) return undefined;
-    const timer = setTimeout(() => {
-      setSearch(term);
-      load([null], term);
-    }, SEARCH_DELAY);
+    setSearch(term);
+    load([null], term);
+  }
+  useEffect(() => {
+    if (typed.trim().toLowerCase() === search) return undefined;
+    const timer = setTimeout(searchTyped, SEARCH_DELAY);
     return () => clearTimeout(timer);
   }, [typed]);
 
@@ -98,7 +100,7 @@ export function UsersPage({ me }) {
     <${CreateUser} plans=${plans} onCreated=${(/** @type {string} */ name) => { setStatus(`Created user ${name}.`); load([null]); }} />
     <section aria-labelledby="users-heading">
       <h2 id="users-heading">All users</h2>
-      <form class="field-inline" role="search" onSubmit=${(/** @type {Event} */ e) => { e.preventDefault(); const term = typed.trim().toLowerCase(); setSearch(term); load([null], term); }}>
+      <form class="field-inline" role="search" onSubmit=${(/** @type {Event} */ e) => { e.preventDefault(); searchTyped(); }}>
         <label for="users-search">Search users by name</label>
         <input id="users-search" type="search" maxlength="64" aria-describedby="users-search-hint" value=${typed} onInput=${(/** @type {any} */ e) => setTyped(e.currentTarget.value)} />
       </form>
