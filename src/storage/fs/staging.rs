@@ -2,7 +2,7 @@
 //! like `/files` URLs (the size is signed too), streaming the body into the
 //! store, and hard links to turn a checked upload into an original.
 
-use std::io::{self, Write as _};
+use std::io;
 use std::os::unix::fs::MetadataExt as _;
 use std::time::SystemTime;
 
@@ -12,7 +12,7 @@ use hmac::Mac as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use uuid::Uuid;
 
-use super::{FsStore, HmacSha256, content_type_path, create_in_dir, io_error, write_atomically};
+use super::{FsStore, HmacSha256, create_in_dir, io_error, publish};
 use crate::storage::staging::{Fetched, ObjectVersion, PresignedPut, PutStreamError, Version};
 use crate::storage::{StorageError, StorageKey};
 
@@ -167,19 +167,9 @@ impl FsStore {
             return Err(e);
         }
         let content_type = content_type.to_owned();
-        let published = tokio::task::spawn_blocking(move || {
-            let result = write_atomically(&content_type_path(&dest), |f| {
-                f.write_all(content_type.as_bytes())
-            })
-            .and_then(|()| std::fs::rename(&tmp, &dest))
-            .and_then(|()| std::fs::File::open(&dir)?.sync_all());
-            if result.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            result
-        })
-        .await
-        .map_err(|e| StorageError::Other(format!("storage task failed: {e}")))?;
+        let published = tokio::task::spawn_blocking(move || publish(&dest, &tmp, &content_type))
+            .await
+            .map_err(|e| StorageError::Other(format!("storage task failed: {e}")))?;
         published.map_err(|e| PutStreamError::Storage(io_error(e)))
     }
 
@@ -239,11 +229,7 @@ impl FsStore {
                 if (meta.dev(), meta.ino()) != (dev, ino) {
                     return Ok(false);
                 }
-                write_atomically(&content_type_path(&dest), |f| {
-                    f.write_all(content_type.as_bytes())
-                })?;
-                std::fs::rename(&tmp, &dest)?;
-                std::fs::File::open(dir)?.sync_all()?;
+                publish(&dest, &tmp, &content_type)?;
                 Ok(true)
             })();
             if !matches!(result, Ok(true)) {
