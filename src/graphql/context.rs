@@ -10,7 +10,7 @@ pub use crate::auth::viewer::{AuthUser, Credential};
 use crate::error::{AppError, AppResult};
 
 /// Who is asking. Attached to each request by the HTTP handler, and to each
-/// operation on a WebSocket by `extensions::SocketViewer`.
+/// operation on a WebSocket by `gateway::Gateway`.
 #[derive(Clone, Debug)]
 pub enum Viewer {
     /// No `Authorization` header.

@@ -3,11 +3,12 @@
 
 pub mod context;
 pub mod cursor;
-pub mod extensions;
+pub mod gateway;
 pub mod guards;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+mod shape;
 pub mod subscription;
 pub mod types;
 
@@ -57,17 +58,12 @@ pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscri
         .limit_complexity(MAX_COMPLEXITY)
 }
 
-pub fn build_schema(app: Arc<App>) -> AppSchema {
-    let mut builder = schema_builder()
-        .extension(extensions::ErrorCodes)
-        // Shape first: a refused document costs no viewer lookup.
-        .extension(extensions::QueryShape)
-        .extension(extensions::OperationLabels)
-        .extension(extensions::SocketViewer);
+/// The schema with its data; [`gateway::Gateway`] runs it with the checks
+/// around it (no schema extensions: see there).
+fn build_schema(app: Arc<App>) -> AppSchema {
+    let mut builder = schema_builder();
     if !app.config.introspection {
-        builder = builder
-            .disable_introspection()
-            .extension(extensions::NoIntrospection);
+        builder = builder.disable_introspection();
     }
     builder
         .data(DataLoader::new(

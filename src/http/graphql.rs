@@ -1,7 +1,6 @@
 //! `POST /graphql` (JSON and multipart) and the GraphiQL playground.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use async_graphql::ServerError;
 use async_graphql_axum::GraphQLResponse;
@@ -16,7 +15,6 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::graphql::Viewer;
 use crate::graphql::context::ClientInfo;
-use crate::graphql::extensions::{OperationLabel, OperationName};
 use crate::telemetry::metrics;
 
 /// Headers that a browser cannot send cross-site without a CORS preflight.
@@ -82,16 +80,9 @@ pub async fn graphql_handler(
     if request.uploads.len() > limits.files {
         return error_response(body::too_many_files(limits.files));
     }
-    let label = Arc::new(OperationLabel::default());
-    let operation_name = OperationName(request.operation_name.clone());
-    let request = request
-        .data(viewer)
-        .data(client_info(app, peer, &headers))
-        .data(label.clone())
-        .data(operation_name);
+    let request = request.data(viewer).data(client_info(app, peer, &headers));
     let started = std::time::Instant::now();
-    let response = state.schema.execute(request).await;
-    let operation = label.get();
+    let (response, operation) = state.gateway.run(request).await;
     let outcome = response
         .errors
         .first()

@@ -23,7 +23,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
-use crate::graphql::{AppSchema, build_schema};
+use crate::graphql::gateway::Gateway;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -31,7 +31,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 pub struct HttpState {
     pub app: Arc<App>,
-    pub schema: AppSchema,
+    pub gateway: Gateway,
 }
 
 /// CORS is closed unless `CORS_ALLOWED_ORIGINS` lists origins.
@@ -58,7 +58,7 @@ pub fn router(app: Arc<App>) -> Router {
     let _ = crate::telemetry::metrics::handle();
     let state_origins = app.config.cors_origins.clone();
     let state = HttpState {
-        schema: build_schema(app.clone()),
+        gateway: Gateway::new(app.clone()),
         app,
     };
     let mut router = Router::new();
@@ -119,7 +119,7 @@ pub async fn serve_metrics(app: &Arc<App>) -> std::io::Result<Option<AbortOnDrop
         )
     })?;
     let state = HttpState {
-        schema: build_schema(app.clone()),
+        gateway: Gateway::new(app.clone()),
         app: app.clone(),
     };
     let router = Router::new()

@@ -3,7 +3,7 @@
 //! `{ "Authorization": "Bearer <token>" }` (or `{ "token": "<token>" }`).
 //!
 //! The socket is bound to the credential it was opened with. Every
-//! operation resolves the viewer afresh (`extensions::SocketViewer`), and
+//! operation resolves the viewer afresh (`gateway::Gateway`), and
 //! the socket is closed when the credential ends: `4401` when the session or
 //! token expires or is revoked, `4403` when the user is disabled or
 //! deleted. The check runs when an account event for the user arrives
@@ -34,7 +34,7 @@ use crate::auth::viewer::{Refusal, Resolved, resolve};
 use crate::db::models::User;
 use crate::error::AppError;
 use crate::graphql::context::ClientInfo;
-use crate::graphql::extensions::SocketCredential;
+use crate::graphql::gateway::SocketCredential;
 
 /// Token or session expired or revoked.
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
@@ -108,7 +108,7 @@ async fn serve(
         .inspect(move |data| started.start(data));
     let (bound_tx, bound_rx) = tokio::sync::watch::channel::<Option<Binding>>(None);
     let init_app = app.clone();
-    let gql = GqlWebSocket::new(state.schema.clone(), input, protocol).on_connection_init(
+    let gql = GqlWebSocket::new(state.gateway.clone(), input, protocol).on_connection_init(
         move |payload| async move {
             let value = ["Authorization", "authorization"]
                 .iter()
