@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Two glibc malloc settings, each unless the operator set its own
+/// glibc malloc settings, each unless the operator set its own
 /// (`MALLOC_*` variables or `GLIBC_TUNABLES`).
 ///
 /// Every command: buffers up to 8 MiB come from the heap and up to 16 MiB
@@ -35,11 +35,12 @@ fn main() -> ExitCode {
 /// starting point of 128 KiB and 256 KiB (which it raises by itself as it
 /// sees large frees, up to 32 and 64 MiB). A thumbnail allocates a few
 /// buffers of 0.2-3 MB (the scaled decode, the resizer's rows, the
-/// thumbnails) and frees them; with the default they went back to the kernel
-/// after every image and the next image faulted them in again: about 900
-/// page faults and 2-3 ms of system time per JPEG, a tenth of the kernel's
-/// CPU (BENCHMARKS.md, "Kernel (issue 14)"). Originals and uploads over
-/// 8 MiB are still mapped and unmapped on their own.
+/// thumbnails) and frees them; until glibc had adapted to a size they went
+/// back to the kernel after every image and the next image faulted them in
+/// again: `image-vault thumbnail` over JPEGs of three sizes took about
+/// 1,100 page faults per image, 180 with these settings (BENCHMARKS.md,
+/// "Issue 14: the sitting of 2026-12-07"). Originals and uploads over 8 MiB
+/// are still mapped and unmapped on their own.
 ///
 /// `serve` and `worker` also get one arena per core: glibc gives each
 /// thread that allocates an arena of its own (up to eight per core) and
