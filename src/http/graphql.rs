@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::ServerError;
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -131,10 +130,7 @@ fn check_csrf(content_type: Option<&str>, headers: &HeaderMap) -> Result<(), App
 fn error_response(err: AppError) -> Response {
     let status = err.status();
     let code = err.code();
-    let mut e = ServerError::new(err.message(), None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", code);
-    e.extensions = Some(ext);
+    let e = crate::graphql::gateway::coded(err.message(), code);
     let body = serde_json::json!({ "data": null, "errors": [e] });
     let status = if status == StatusCode::UNAUTHORIZED {
         StatusCode::OK
