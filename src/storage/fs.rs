@@ -100,7 +100,10 @@ impl FsStore {
         let size = file.metadata().await.map_err(io_error)?.len();
         let content_type = match tokio::fs::read_to_string(content_type_path(&path)).await {
             Ok(content_type) => content_type,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => DEFAULT_CONTENT_TYPE.to_owned(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => key
+                .implied_content_type()
+                .unwrap_or(DEFAULT_CONTENT_TYPE)
+                .to_owned(),
             Err(e) => return Err(io_error(e)),
         };
         Ok(FsObject {
@@ -118,10 +121,10 @@ impl FsStore {
     ) -> Result<(), StorageError> {
         let dest = self.path(key)?;
         let src = src.to_owned();
-        let content_type = content_type.to_owned();
+        let content_type = type_to_keep(key, content_type);
         blocking(move || {
             let mut source = std::fs::File::open(&src)?;
-            write_object(&dest, &content_type, |file| {
+            write_object(&dest, content_type.as_deref(), |file| {
                 io::copy(&mut source, file).map(drop)
             })
         })
@@ -135,8 +138,13 @@ impl FsStore {
         content_type: &str,
     ) -> Result<(), StorageError> {
         let dest = self.path(key)?;
-        let content_type = content_type.to_owned();
-        blocking(move || write_object(&dest, &content_type, |file| file.write_all(&bytes))).await
+        let content_type = type_to_keep(key, content_type);
+        blocking(move || {
+            write_object(&dest, content_type.as_deref(), |file| {
+                file.write_all(&bytes)
+            })
+        })
+        .await
     }
 
     pub(super) async fn get(&self, key: &StorageKey) -> Result<Bytes, StorageError> {
@@ -289,10 +297,17 @@ fn content_type_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The content type to keep in a file beside the object: none when the
+/// key's name tells it (a thumbnail's extension), which saves a file and
+/// its fsync per thumbnail.
+fn type_to_keep(key: &StorageKey, content_type: &str) -> Option<String> {
+    (key.implied_content_type() != Some(content_type)).then(|| content_type.to_owned())
+}
+
 /// Writes the object into a temporary file and [`publish`]es it.
 fn write_object(
     dest: &Path,
-    content_type: &str,
+    content_type: Option<&str>,
     fill: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
 ) -> io::Result<()> {
     let Some(dir) = dest.parent() else {
@@ -308,22 +323,34 @@ fn write_object(
 /// before the object, and the directory is fsynced once for both (it was
 /// once for each, two of the four syncs of every object). A crash before
 /// the directory sync leaves at worst a content type without its object.
-/// `tmp` is removed when publishing fails.
-fn publish(dest: &Path, tmp: &Path, content_type: &str) -> io::Result<()> {
+/// With no content type (the key tells it: [`type_to_keep`]) only the
+/// object is renamed, and a content-type file left from an earlier object
+/// is removed. `tmp` is removed when publishing fails.
+fn publish(dest: &Path, tmp: &Path, content_type: Option<&str>) -> io::Result<()> {
     let Some(dir) = dest.parent() else {
         let _ = std::fs::remove_file(tmp);
         return Err(io::Error::other("object path has no parent"));
     };
     let type_dest = content_type_path(dest);
-    let result = filled_temporary(dir, &type_dest, |f| f.write_all(content_type.as_bytes()))
-        .and_then(|type_tmp| {
-            let renamed =
-                std::fs::rename(&type_tmp, &type_dest).and_then(|()| std::fs::rename(tmp, dest));
-            if renamed.is_err() {
-                let _ = std::fs::remove_file(&type_tmp);
-            }
-            renamed
-        })
+    let typed = match content_type {
+        Some(content_type) => {
+            filled_temporary(dir, &type_dest, |f| f.write_all(content_type.as_bytes())).and_then(
+                |type_tmp| {
+                    let renamed = std::fs::rename(&type_tmp, &type_dest);
+                    if renamed.is_err() {
+                        let _ = std::fs::remove_file(&type_tmp);
+                    }
+                    renamed
+                },
+            )
+        }
+        None => match std::fs::remove_file(&type_dest) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            removed => removed,
+        },
+    };
+    let result = typed
+        .and_then(|()| std::fs::rename(tmp, dest))
         .and_then(|()| std::fs::File::open(dir)?.sync_all());
     if result.is_err() {
         let _ = std::fs::remove_file(tmp);
@@ -518,6 +545,58 @@ mod tests {
         assert_eq!(names.len(), 2, "{names:?}");
         assert!(names.contains(&id.to_string()));
         assert!(names.contains(&format!("{id}.content-type")));
+    }
+
+    #[tokio::test]
+    async fn a_thumbnail_of_the_type_its_key_tells_has_no_content_type_file() {
+        let fs = test_fs();
+        let key = thumb();
+        let dir = fs
+            .store()
+            .dir()
+            .join(format!("thumbnails/{}", key.image_id()));
+        let names = || -> Vec<String> {
+            let mut names: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        let stored = key.as_path();
+        let file = stored.rsplit('/').next().unwrap().to_owned();
+
+        fs.storage
+            .put_bytes(&key, Bytes::from_static(b"a"), "image/jpeg")
+            .await
+            .unwrap();
+        assert_eq!(names(), vec![file.clone()]);
+        assert_eq!(
+            fs.store().open(&key).await.unwrap().content_type,
+            "image/jpeg"
+        );
+
+        // Another type than the key's is kept beside it and served...
+        fs.storage
+            .put_bytes(&key, Bytes::from_static(b"b"), "image/png")
+            .await
+            .unwrap();
+        assert_eq!(names(), vec![file.clone(), format!("{file}.content-type")]);
+        assert_eq!(
+            fs.store().open(&key).await.unwrap().content_type,
+            "image/png"
+        );
+
+        // ...and removed when the key's own type is stored again.
+        fs.storage
+            .put_bytes(&key, Bytes::from_static(b"c"), "image/jpeg")
+            .await
+            .unwrap();
+        assert_eq!(names(), vec![file]);
+        assert_eq!(
+            fs.store().open(&key).await.unwrap().content_type,
+            "image/jpeg"
+        );
     }
 
     #[tokio::test]

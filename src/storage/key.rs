@@ -116,15 +116,35 @@ impl fmt::Display for StorageKey {
     }
 }
 
+/// Thumbnail MIME types and their key extensions.
+const THUMBNAIL_TYPES: &[(&str, &str)] = &[
+    ("image/jpeg", "jpg"),
+    ("image/png", "png"),
+    ("image/webp", "webp"),
+    ("image/gif", "gif"),
+    ("image/avif", "avif"),
+];
+
 /// The thumbnail extension for an image MIME type (`image/jpeg` -> `jpg`).
 pub fn ext_for_content_type(content_type: &str) -> Option<&'static str> {
-    match content_type {
-        "image/jpeg" => Some("jpg"),
-        "image/png" => Some("png"),
-        "image/webp" => Some("webp"),
-        "image/gif" => Some("gif"),
-        "image/avif" => Some("avif"),
-        _ => None,
+    THUMBNAIL_TYPES
+        .iter()
+        .find(|(ty, _)| *ty == content_type)
+        .map(|&(_, ext)| ext)
+}
+
+impl StorageKey {
+    /// The content type that the key's own name tells: a thumbnail's, by its
+    /// extension. The fs store keeps no content-type file for such an object
+    /// when it is stored with this type.
+    pub fn implied_content_type(&self) -> Option<&'static str> {
+        match self {
+            StorageKey::Thumbnail { ext, .. } => THUMBNAIL_TYPES
+                .iter()
+                .find(|(_, e)| e == ext)
+                .map(|&(ty, _)| ty),
+            StorageKey::Original(_) | StorageKey::Upload(_) => None,
+        }
     }
 }
 
@@ -236,7 +256,14 @@ mod tests {
         ] {
             let ext = ext_for_content_type(ct).unwrap();
             assert!(THUMBNAIL_EXTENSIONS.contains(&ext));
+            let key = StorageKey::thumbnail(Uuid::nil(), 200, ext);
+            assert_eq!(key.implied_content_type(), Some(ct));
         }
         assert_eq!(ext_for_content_type("text/html"), None);
+        assert_eq!(
+            StorageKey::original(Uuid::nil()).implied_content_type(),
+            None
+        );
+        assert_eq!(StorageKey::upload(Uuid::nil()).implied_content_type(), None);
     }
 }

@@ -12,7 +12,7 @@ use hmac::Mac as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use uuid::Uuid;
 
-use super::{FsStore, HmacSha256, create_in_dir, io_error, publish};
+use super::{FsStore, HmacSha256, create_in_dir, io_error, publish, type_to_keep};
 use crate::storage::staging::{Fetched, ObjectVersion, PresignedPut, PutStreamError, Version};
 use crate::storage::{StorageError, StorageKey};
 
@@ -166,10 +166,11 @@ impl FsStore {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(e);
         }
-        let content_type = content_type.to_owned();
-        let published = tokio::task::spawn_blocking(move || publish(&dest, &tmp, &content_type))
-            .await
-            .map_err(|e| StorageError::Other(format!("storage task failed: {e}")))?;
+        let content_type = type_to_keep(key, content_type);
+        let published =
+            tokio::task::spawn_blocking(move || publish(&dest, &tmp, content_type.as_deref()))
+                .await
+                .map_err(|e| StorageError::Other(format!("storage task failed: {e}")))?;
         published.map_err(|e| PutStreamError::Storage(io_error(e)))
     }
 
@@ -212,7 +213,7 @@ impl FsStore {
         };
         let src = self.path(from)?;
         let dest = self.path(to)?;
-        let content_type = content_type.to_owned();
+        let content_type = type_to_keep(to, content_type);
         tokio::task::spawn_blocking(move || {
             let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
                 return Err(io::Error::other("object path has no parent"));
@@ -229,7 +230,7 @@ impl FsStore {
                 if (meta.dev(), meta.ino()) != (dev, ino) {
                     return Ok(false);
                 }
-                publish(&dest, &tmp, &content_type)?;
+                publish(&dest, &tmp, content_type.as_deref())?;
                 Ok(true)
             })();
             if !matches!(result, Ok(true)) {
