@@ -1,6 +1,7 @@
 //! The GraphQL schema: queries and mutations split by domain, output types,
 //! guards and data loaders.
 
+pub mod by_hand;
 pub mod context;
 pub mod cursor;
 pub mod gateway;

@@ -6,6 +6,7 @@ mod abuse;
 mod accounts;
 mod admin;
 mod auth;
+mod by_hand;
 mod cli;
 mod console;
 mod dedup;

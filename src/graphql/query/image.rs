@@ -1,4 +1,3 @@
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
 
 use std::collections::HashMap;
@@ -8,9 +7,9 @@ use uuid::Uuid;
 use crate::db::models::{Image, Plan, Thumbnail, User};
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::ContextExt;
-use crate::graphql::cursor::{Cursor, PageRequest};
+use crate::graphql::cursor::PageRequest;
 use crate::graphql::guards::Role;
-use crate::graphql::types::{Grants, ImageObject, parse_id};
+use crate::graphql::types::{Grants, ImageObject, ImagePage, parse_id};
 
 #[derive(Default)]
 pub struct ImageQuery;
@@ -27,7 +26,7 @@ impl ImageQuery {
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
-    ) -> AppResult<Connection<String, ImageObject>> {
+    ) -> AppResult<ImagePage> {
         let auth = ctx.auth()?;
         image_page(ctx, auth.user.id, auth.plan.as_ref(), first, after).await
     }
@@ -44,7 +43,7 @@ impl ImageQuery {
         user_id: ID,
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
-    ) -> AppResult<Connection<String, ImageObject>> {
+    ) -> AppResult<ImagePage> {
         let user_id = parse_id(&user_id).map_err(|_| AppError::NotFound)?;
         let plan = {
             let mut conn = ctx.app().db().await?;
@@ -78,7 +77,7 @@ async fn image_page(
     plan: Option<&Plan>,
     first: i32,
     after: Option<String>,
-) -> AppResult<Connection<String, ImageObject>> {
+) -> AppResult<ImagePage> {
     let app = ctx.app();
     let page = PageRequest::new(first, after.as_deref())?;
     let mut conn = app.db().await?;
@@ -101,17 +100,17 @@ async fn image_page(
         }
     }
     drop(conn);
-    Ok(page.connection(
-        rows,
-        has_next,
-        |image| Cursor {
-            created_at: image.created_at,
-            id: image.id,
-        },
-        |image| ImageObject {
+    let images = rows
+        .into_iter()
+        .map(|image| ImageObject {
             thumbnails: Some(thumbs.remove(&image.id).unwrap_or_default()),
             image,
             grants: grants.clone(),
-        },
-    ))
+        })
+        .collect();
+    Ok(ImagePage {
+        images,
+        has_previous_page: page.after.is_some(),
+        has_next_page: has_next,
+    })
 }

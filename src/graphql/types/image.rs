@@ -1,11 +1,18 @@
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::{
+    Context, ContextSelectionSet, Enum, ID, InputType, Object, OutputType, Positioned,
+    ServerResult, SimpleObject, Value,
+};
 use chrono::{DateTime, Utc};
 
 use crate::db::models::{Image, Plan, Thumbnail, thumbnail};
 use crate::error::AppResult;
+use crate::graphql::by_hand;
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::{ThumbnailLoader, load_one};
 use crate::storage::{StorageKey, ext_for_content_type};
@@ -69,54 +76,168 @@ pub struct ThumbnailObject {
     pub url: Option<String>,
 }
 
+/// `Image` as the schema declares it: descriptions, types and costs. It
+/// registers the type, and its resolvers are the reference that
+/// [`ImageObject`]'s own resolution is tested against; requests go through
+/// `ImageObject` (see [`crate::graphql::by_hand`]).
+pub struct ImageFields(pub ImageObject);
+
 #[Object(name = "Image")]
-impl ImageObject {
+impl ImageFields {
     async fn id(&self) -> ID {
-        ID(self.image.id.to_string())
+        ID(self.0.image.id.to_string())
     }
     async fn filename(&self) -> &str {
-        &self.image.filename
+        &self.0.image.filename
     }
     /// The original's type, decided by its bytes (image/jpeg, image/png,
     /// image/webp, image/gif, image/bmp, image/tiff, image/heic or
     /// image/avif); the original is served with it, byte for byte.
     async fn content_type(&self) -> &str {
-        &self.image.content_type
+        &self.0.image.content_type
     }
 
     /// Whether the original is an animation (GIF, WebP or PNG with more
     /// than one frame). Thumbnails show its first frame.
     async fn animated(&self) -> bool {
-        self.image.frame_count > 1
+        self.0.image.frame_count > 1
     }
 
     /// Frames of the original: 1 for a still image.
     async fn frame_count(&self) -> i32 {
-        self.image.frame_count
+        self.0.image.frame_count
     }
     async fn width(&self) -> i32 {
-        self.image.width
+        self.0.image.width
     }
     async fn height(&self) -> i32 {
-        self.image.height
+        self.0.image.height
     }
     async fn byte_size(&self) -> i32 {
-        i32::try_from(self.image.byte_size).unwrap_or(i32::MAX)
+        self.0.byte_size()
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.image.created_at
+        self.0.image.created_at
     }
     async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.image.expires_at
+        self.0.image.expires_at
     }
 
     /// A BlurHash (https://blurha.sh) placeholder, once the thumbnails are made.
     async fn blurhash(&self) -> Option<&str> {
-        self.image.blurhash.as_deref()
+        self.0.image.blurhash.as_deref()
     }
 
     /// Presigned URL of the original; null unless the plan grants originals.
     #[graphql(complexity = "crate::graphql::URL_COST")]
+    async fn original_url(&self, ctx: &Context<'_>) -> AppResult<Option<String>> {
+        self.0.original_url(ctx).await
+    }
+
+    /// Exactly the heights of the viewer's current plan.
+    #[graphql(complexity = "1 + crate::graphql::THUMBNAILS_COST * child_complexity")]
+    async fn thumbnails(&self, ctx: &Context<'_>) -> AppResult<Vec<ThumbnailObject>> {
+        self.0.thumbnails(ctx).await
+    }
+}
+
+impl OutputType for ImageObject {
+    fn type_name() -> Cow<'static, str> {
+        <ImageFields as OutputType>::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <ImageFields as OutputType>::create_type_info(registry)
+    }
+
+    /// [`ImageFields`]' answer, resolved in this one future.
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let fields = by_hand::fields(ctx, IMAGE)?;
+        Ok(self.resolve_fields(ctx, &fields).await)
+    }
+}
+
+/// The GraphQL name of [`ImageObject`].
+pub(super) const IMAGE: &str = "Image";
+
+impl ImageObject {
+    /// The answer for `fields`, which `by_hand::fields(ctx, IMAGE)` gave: a
+    /// page finds them once for all its images.
+    pub(super) async fn resolve_fields(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        fields: &[&Positioned<Field>],
+    ) -> Value {
+        const NAME: &str = IMAGE;
+        let mut object = by_hand::Object::with_capacity(fields.len());
+        for &field in fields {
+            let ctx = ctx.with_field(field);
+            let image = &self.image;
+            let value = match field.node.name.node.as_str() {
+                "__typename" => Ok(Value::String(NAME.to_owned())),
+                "id" => Ok(Value::String(image.id.to_string())),
+                "filename" => Ok(Value::String(image.filename.clone())),
+                "contentType" => Ok(Value::String(image.content_type.clone())),
+                "animated" => Ok(Value::Boolean(image.frame_count > 1)),
+                "frameCount" => Ok(Value::from(image.frame_count)),
+                "width" => Ok(Value::from(image.width)),
+                "height" => Ok(Value::from(image.height)),
+                "byteSize" => Ok(Value::from(self.byte_size())),
+                "createdAt" => Ok(image.created_at.to_value()),
+                "expiresAt" => Ok(image.expires_at.to_value()),
+                "blurhash" => Ok(image.blurhash.to_value()),
+                "originalUrl" => self
+                    .original_url(&ctx)
+                    .await
+                    .map(|url| url.to_value())
+                    .map_err(|e| async_graphql::Error::from(e).into_server_error(ctx.item.pos)),
+                "thumbnails" => match self.thumbnails(&ctx).await {
+                    Ok(thumbnails) => thumbnails_value(&ctx, &thumbnails),
+                    Err(e) => Err(async_graphql::Error::from(e).into_server_error(ctx.item.pos)),
+                },
+                _ => Err(by_hand::unknown_field(&ctx, NAME)),
+            };
+            object.field(&ctx, value);
+        }
+        object.finish()
+    }
+}
+
+/// The `thumbnails` list as [`ThumbnailObject`]'s derived resolver answers it.
+fn thumbnails_value(ctx: &Context<'_>, thumbnails: &[ThumbnailObject]) -> ServerResult<Value> {
+    const NAME: &str = "Thumbnail";
+    let set = ctx.with_selection_set(&ctx.item.node.selection_set);
+    let fields = by_hand::fields(&set, NAME)?;
+    let mut list = Vec::with_capacity(thumbnails.len());
+    for (index, thumbnail) in thumbnails.iter().enumerate() {
+        let item = set.with_index(index);
+        let mut object = by_hand::Object::with_capacity(fields.len());
+        for &field in &fields {
+            let ctx = item.with_field(field);
+            let value = match field.node.name.node.as_str() {
+                "__typename" => Ok(Value::String(NAME.to_owned())),
+                "height" => Ok(Value::from(thumbnail.height)),
+                "width" => Ok(thumbnail.width.to_value()),
+                "status" => Ok(thumbnail.status.to_value()),
+                "url" => Ok(thumbnail.url.to_value()),
+                _ => Err(by_hand::unknown_field(&ctx, NAME)),
+            };
+            object.field(&ctx, value);
+        }
+        list.push(object.finish());
+    }
+    Ok(Value::List(list))
+}
+
+impl ImageObject {
+    fn byte_size(&self) -> i32 {
+        i32::try_from(self.image.byte_size).unwrap_or(i32::MAX)
+    }
+
     async fn original_url(&self, ctx: &Context<'_>) -> AppResult<Option<String>> {
         if !self.grants.original_link {
             return Ok(None);
@@ -126,8 +247,6 @@ impl ImageObject {
             .map(Some)
     }
 
-    /// Exactly the heights of the viewer's current plan.
-    #[graphql(complexity = "1 + crate::graphql::THUMBNAILS_COST * child_complexity")]
     async fn thumbnails(&self, ctx: &Context<'_>) -> AppResult<Vec<ThumbnailObject>> {
         if self.grants.heights.is_empty() {
             return Ok(Vec::new());

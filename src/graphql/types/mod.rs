@@ -2,6 +2,7 @@
 
 mod audit;
 mod image;
+mod image_page;
 mod link;
 mod plan;
 mod session;
@@ -9,7 +10,8 @@ mod upload;
 mod user;
 
 pub use audit::AuditEntryObject;
-pub use image::{Grants, ImageObject, ThumbnailObject, ThumbnailStatus};
+pub use image::{Grants, ImageFields, ImageObject, ThumbnailObject, ThumbnailStatus};
+pub use image_page::ImagePage;
 pub use link::LinkObject;
 pub use plan::{PlanObject, ThumbnailFormat};
 pub use session::{ApiTokenObject, CreatedApiToken, SessionObject};
