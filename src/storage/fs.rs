@@ -3,7 +3,8 @@
 //! Writes go to a temporary file in the target directory, are fsynced and
 //! then renamed over the final name, so readers see the old object or the new
 //! one, never a partial file. The content type lives next to the object in a
-//! `{name}.content-type` file, which no key can name.
+//! `{name}.content-type` file, which no key can name, unless the key's own
+//! name tells it (a thumbnail's extension: `StorageKey::implied_content_type`).
 
 mod staging;
 
