@@ -29,6 +29,11 @@ use crate::error::AppError;
 /// answering (see [`drain_bound`]), and for at most `DRAIN_TIME`.
 const DRAIN_MIN_BYTES: u64 = 16 << 20;
 const DRAIN_TIME: Duration = Duration::from_secs(10);
+/// Bytes of a file part gathered before they are written to its spool file.
+/// Each write of a `tokio::fs::File` is a trip to the blocking pool (and a
+/// thread wake-up): a 430 KB photo arrived in 8 chunks of 15-177 KB, 8
+/// writes; with this buffer, 2 (strace of one upload).
+const SPOOL_BUFFER: usize = 256 << 10;
 
 /// How much of a refused body is read before answering: twice what an
 /// accepted upload may be (a client that sent too much sees why), and at
@@ -143,12 +148,15 @@ async fn receive_multipart(
                 let name = name.to_owned();
                 let content_type = field.content_type().map(ToString::to_string);
                 let file = tempfile::tempfile().map_err(AppError::internal)?;
-                let mut out = tokio::fs::File::from_std(file);
+                let mut out = tokio::io::BufWriter::with_capacity(
+                    SPOOL_BUFFER,
+                    tokio::fs::File::from_std(file),
+                );
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                     out.write_all(&chunk).await.map_err(AppError::internal)?;
                 }
                 out.flush().await.map_err(AppError::internal)?;
-                let mut content = out.into_std().await;
+                let mut content = out.into_inner().into_std().await;
                 std::io::Seek::rewind(&mut content).map_err(AppError::internal)?;
                 files.push((
                     name,
