@@ -17,7 +17,7 @@
 //! each of these types registers through its derived twin; a field's error is
 //! reported with its path and leaves the field out, as async-graphql's own
 //! containers do. A test resolves the same queries both ways and compares the
-//! answers (`graphql::types::image::tests`).
+//! answers (`tests/integration/by_hand.rs`).
 //!
 //! This uses `ContextBase`'s public but `doc(hidden)` fields (the query's
 //! fragments, the schema's registry): async-graphql is pinned by Cargo.lock,
