@@ -260,7 +260,7 @@ struct PipelineRun {
 }
 
 /// Process ids of the Postgres backends connected to `database`, but this one.
-async fn postgres_backends(
+pub async fn postgres_backends(
     db: &tokio_postgres::Client,
     database: &str,
 ) -> anyhow::Result<Vec<u32>> {

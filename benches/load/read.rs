@@ -106,26 +106,38 @@ pub async fn run(opts: &Options) -> anyhow::Result<()> {
     let mut rates = vec![Vec::new(); cases.len()];
     let mut latencies = vec![Vec::new(); cases.len()];
     let mut server_ms = vec![Vec::new(); cases.len()];
+    let mut postgres_ms = vec![Vec::new(); cases.len()];
     for round in 1..=opts.rounds {
         for (i, (name, body, auth)) in cases.iter().enumerate() {
-            let m = load(&gql, server.pid(), body, *auth, opts.clients, opts.seconds).await?;
+            let m = load(
+                &gql,
+                &db,
+                server.pid(),
+                body,
+                *auth,
+                opts.clients,
+                opts.seconds,
+            )
+            .await?;
             println!(
-                "round {round}: {name:48} {:8.1} req/s  p50 {:6.2} ms  p99 {:6.2} ms  CPU/request: server {:.3} ms, clients {:.3} ms",
-                m.rate, m.p50, m.p99, m.server_ms, m.client_ms
+                "round {round}: {name:48} {:8.1} req/s  p50 {:6.2} ms  p99 {:6.2} ms  CPU/request: server {:.3} ms, Postgres {:.3} ms, clients {:.3} ms",
+                m.rate, m.p50, m.p99, m.server_ms, m.postgres_ms, m.client_ms
             );
             rates[i].push(m.rate);
             latencies[i].push(m.p50);
             server_ms[i].push(m.server_ms);
+            postgres_ms[i].push(m.postgres_ms);
         }
     }
     let med: Vec<f64> = rates.iter_mut().map(|r| infra::median(r)).collect();
     let lat: Vec<f64> = latencies.iter_mut().map(|r| infra::median(r)).collect();
     let cost: Vec<f64> = server_ms.iter_mut().map(|r| infra::median(r)).collect();
+    let pg: Vec<f64> = postgres_ms.iter_mut().map(|r| infra::median(r)).collect();
     println!("read summary (medians over rounds):");
     for (i, (name, _, _)) in cases.iter().enumerate() {
         println!(
-            "  {name:48} {:8.1} req/s  p50 {:6.2} ms  server CPU {:.3} ms/request",
-            med[i], lat[i], cost[i]
+            "  {name:48} {:8.1} req/s  p50 {:6.2} ms  server CPU {:.3} ms/request, Postgres {:.3} ms",
+            med[i], lat[i], cost[i], pg[i]
         );
     }
     // The cases' places in `cases`.
@@ -203,10 +215,15 @@ struct Measured {
     /// (the clients).
     server_ms: f64,
     client_ms: f64,
+    /// CPU milliseconds per request of the Postgres backends serving the
+    /// server (those connected to the bench database when the measurement
+    /// starts, but the bench's own).
+    postgres_ms: f64,
 }
 
 async fn load(
     gql: &Gql,
+    db: &tokio_postgres::Client,
     server_pid: u32,
     body: &serde_json::Value,
     auth: bool,
@@ -249,7 +266,10 @@ async fn load(
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let cpu = |pid| crate::pipeline::cpu_seconds(pid);
+    let backends = crate::pipeline::postgres_backends(db, DATABASE).await?;
+    let postgres = || -> f64 { backends.iter().filter_map(|&p| cpu(p).ok()).sum() };
     let (server_before, client_before) = (cpu(server_pid)?, cpu(std::process::id())?);
+    let postgres_before = postgres();
     measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
@@ -259,6 +279,7 @@ async fn load(
         cpu(server_pid)? - server_before,
         cpu(std::process::id())? - client_before,
     );
+    let postgres_cpu = postgres() - postgres_before;
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     for t in tasks {
@@ -277,6 +298,7 @@ async fn load(
         p99: pct(0.99),
         server_ms: server_cpu * 1000.0 / n,
         client_ms: client_cpu * 1000.0 / n,
+        postgres_ms: postgres_cpu * 1000.0 / n,
     })
 }
 
@@ -459,8 +481,9 @@ async fn profile(
         .stderr(std::process::Stdio::null())
         .spawn()
         .context("perf record")?;
+    let db = infra::pg(DATABASE).await?;
     let Measured { rate, p50, .. } =
-        load(gql, server.pid(), body, true, opts.clients, seconds).await?;
+        load(gql, &db, server.pid(), body, true, opts.clients, seconds).await?;
     let _ = perf.wait();
     println!(
         "perf: recorded {} under images(first: 50) load ({rate:.1} req/s, p50 {p50:.2} ms); \
