@@ -9,9 +9,16 @@ use std::fmt;
 
 use uuid::Uuid;
 
-/// Thumbnail file extensions that keys may carry. `parse` maps the text of a
-/// key back to one of these, which is why the extension can be `&'static str`.
-pub const THUMBNAIL_EXTENSIONS: &[&str] = &["jpg", "png", "webp", "gif", "avif"];
+/// Thumbnail MIME types and the file extensions that keys may carry for
+/// them. `parse` maps the text of a key back to one of these extensions,
+/// which is why the extension can be `&'static str`.
+const THUMBNAIL_TYPES: &[(&str, &str)] = &[
+    ("image/jpeg", "jpg"),
+    ("image/png", "png"),
+    ("image/webp", "webp"),
+    ("image/gif", "gif"),
+    ("image/avif", "avif"),
+];
 
 const ORIGINALS: &str = "originals";
 const THUMBNAILS: &str = "thumbnails";
@@ -38,7 +45,7 @@ impl StorageKey {
         StorageKey::Original(image_id)
     }
 
-    /// `ext` is one of [`THUMBNAIL_EXTENSIONS`] without the dot (see
+    /// `ext` is one of the thumbnail extensions without the dot (see
     /// [`ext_for_content_type`]); the backends refuse keys with any other
     /// extension, as they refuse every key that [`parse`](Self::parse) would not
     /// give back.
@@ -116,15 +123,6 @@ impl fmt::Display for StorageKey {
     }
 }
 
-/// Thumbnail MIME types and their key extensions.
-const THUMBNAIL_TYPES: &[(&str, &str)] = &[
-    ("image/jpeg", "jpg"),
-    ("image/png", "png"),
-    ("image/webp", "webp"),
-    ("image/gif", "gif"),
-    ("image/avif", "avif"),
-];
-
 /// The thumbnail extension for an image MIME type (`image/jpeg` -> `jpg`).
 pub fn ext_for_content_type(content_type: &str) -> Option<&'static str> {
     THUMBNAIL_TYPES
@@ -149,9 +147,9 @@ impl StorageKey {
 }
 
 fn static_ext(ext: &str) -> Option<&'static str> {
-    THUMBNAIL_EXTENSIONS
+    THUMBNAIL_TYPES
         .iter()
-        .copied()
+        .map(|&(_, known)| known)
         .find(|known| *known == ext)
 }
 
@@ -255,7 +253,7 @@ mod tests {
             "image/avif",
         ] {
             let ext = ext_for_content_type(ct).unwrap();
-            assert!(THUMBNAIL_EXTENSIONS.contains(&ext));
+            assert_eq!(static_ext(ext), Some(ext));
             let key = StorageKey::thumbnail(Uuid::nil(), 200, ext);
             assert_eq!(key.implied_content_type(), Some(ct));
         }

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 pub use fs::{FsObject, FsStore};
-pub use key::{StorageKey, THUMBNAIL_EXTENSIONS, ext_for_content_type};
+pub use key::{StorageKey, ext_for_content_type};
 pub use s3::S3Store;
 pub use staging::{Fetched, ObjectVersion, PresignedPut, PutStreamError};
 
