@@ -83,16 +83,21 @@ fn collect<'a>(
     Ok(())
 }
 
-/// The error async-graphql gives for a field its type does not have (which
-/// validation has already refused; kept as an error, not a panic).
-pub fn unknown_field(ctx: &Context<'_>, type_name: &str) -> ServerError {
-    ServerError::new(
+/// A field that none of an object's own fields is: `__typename`, answered
+/// with `type_name`, or the error async-graphql gives for a field the type
+/// does not have (which validation has already refused; kept as an error,
+/// not a panic).
+pub fn other_field(ctx: &Context<'_>, type_name: &str) -> ServerResult<Value> {
+    if ctx.item.node.name.node == "__typename" {
+        return Ok(Value::String(type_name.to_owned()));
+    }
+    Err(ServerError::new(
         format!(
             r#"Cannot query field "{}" on type "{type_name}"."#,
             ctx.item.node.name.node
         ),
         Some(ctx.item.pos),
-    )
+    ))
 }
 
 /// An object's answer being built.

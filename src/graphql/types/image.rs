@@ -178,7 +178,6 @@ impl ImageObject {
             let ctx = ctx.with_field(field);
             let image = &self.image;
             let value = match field.node.name.node.as_str() {
-                "__typename" => Ok(Value::String(NAME.to_owned())),
                 "id" => Ok(Value::String(image.id.to_string())),
                 "filename" => Ok(Value::String(image.filename.clone())),
                 "contentType" => Ok(Value::String(image.content_type.clone())),
@@ -199,7 +198,7 @@ impl ImageObject {
                     Ok(thumbnails) => thumbnails_value(&ctx, &thumbnails),
                     Err(e) => Err(async_graphql::Error::from(e).into_server_error(ctx.item.pos)),
                 },
-                _ => Err(by_hand::unknown_field(&ctx, NAME)),
+                _ => by_hand::other_field(&ctx, NAME),
             };
             object.field(&ctx, value);
         }
@@ -219,12 +218,11 @@ fn thumbnails_value(ctx: &Context<'_>, thumbnails: &[ThumbnailObject]) -> Server
         for &field in &fields {
             let ctx = item.with_field(field);
             let value = match field.node.name.node.as_str() {
-                "__typename" => Ok(Value::String(NAME.to_owned())),
                 "height" => Ok(Value::from(thumbnail.height)),
                 "width" => Ok(thumbnail.width.to_value()),
                 "status" => Ok(thumbnail.status.to_value()),
                 "url" => Ok(thumbnail.url.to_value()),
-                _ => Err(by_hand::unknown_field(&ctx, NAME)),
+                _ => by_hand::other_field(&ctx, NAME),
             };
             object.field(&ctx, value);
         }

@@ -45,7 +45,6 @@ impl ImagePage {
         for field in fields {
             let ctx = set.with_field(field);
             let value = match field.node.name.node.as_str() {
-                "__typename" => Ok(Value::String(NAME.to_owned())),
                 "hasPreviousPage" => Ok(Value::Boolean(self.has_previous_page)),
                 "hasNextPage" => Ok(Value::Boolean(self.has_next_page)),
                 "startCursor" => Ok(self.cursor(0).map_or(Value::Null, Value::String)),
@@ -55,7 +54,7 @@ impl ImagePage {
                     .checked_sub(1)
                     .and_then(|last| self.cursor(last))
                     .map_or(Value::Null, Value::String)),
-                _ => Err(by_hand::unknown_field(&ctx, NAME)),
+                _ => by_hand::other_field(&ctx, NAME),
             };
             object.field(&ctx, value);
         }
@@ -83,14 +82,13 @@ impl ImagePage {
             for &field in &fields {
                 let ctx = item.with_field(field);
                 let value = match field.node.name.node.as_str() {
-                    "__typename" => Ok(Value::String(NAME.to_owned())),
                     "cursor" => Ok(self.cursor(index).map_or(Value::Null, Value::String)),
                     "node" => {
                         let set = ctx.with_selection_set(&field.node.selection_set);
                         let fields = nodes.next().map_or(&[][..], Vec::as_slice);
                         Ok(image.resolve_fields(&set, fields).await)
                     }
-                    _ => Err(by_hand::unknown_field(&ctx, NAME)),
+                    _ => by_hand::other_field(&ctx, NAME),
                 };
                 object.field(&ctx, value);
             }
@@ -130,11 +128,10 @@ impl OutputType for ImagePage {
         for field in fields {
             let ctx = ctx.with_field(field);
             let value = match field.node.name.node.as_str() {
-                "__typename" => Ok(Value::String(NAME.to_owned())),
                 "pageInfo" => self.page_info(&ctx),
                 "edges" => self.edges(&ctx).await,
                 "nodes" => self.nodes(&ctx).await,
-                _ => Err(by_hand::unknown_field(&ctx, NAME)),
+                _ => by_hand::other_field(&ctx, NAME),
             };
             object.field(&ctx, value);
         }
