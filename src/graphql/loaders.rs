@@ -8,7 +8,6 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::db::models::thumbnail::Shown;
 use crate::db::models::{Plan, Thumbnail};
 use crate::error::{AppError, AppResult};
 
@@ -76,7 +75,7 @@ impl Loader<Uuid> for PlanHoldersLoader {
     }
 }
 
-/// What is shown of the thumbnails of the images batched together, in one query.
+/// All thumbnail rows of the images on a page, in one query.
 pub struct ThumbnailLoader {
     app: Arc<App>,
 }
@@ -88,17 +87,17 @@ impl ThumbnailLoader {
 }
 
 impl Loader<Uuid> for ThumbnailLoader {
-    type Value = Vec<Shown>;
+    type Value = Vec<Thumbnail>;
     type Error = Arc<anyhow::Error>;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Shown>>, Self::Error> {
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Thumbnail>>, Self::Error> {
         let mut conn = connection(&self.app).await?;
         let rows = Thumbnail::for_images(&mut conn, keys)
             .await
             .map_err(failed)?;
-        let mut map: HashMap<Uuid, Vec<Shown>> = HashMap::new();
+        let mut map: HashMap<Uuid, Vec<Thumbnail>> = HashMap::new();
         for row in rows {
-            map.entry(row.image_id).or_default().push(row.into());
+            map.entry(row.image_id).or_default().push(row);
         }
         Ok(map)
     }

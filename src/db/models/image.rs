@@ -3,7 +3,6 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::thumbnail::{Shown, ShownOfImage, ShownTuple};
 use crate::db::schema::images;
 
 /// An uploaded original. Its objects live under `source_id`: its own id, or
@@ -63,20 +62,18 @@ impl Image {
     }
 
     /// A page of the owner's unexpired images, newest first, after the keyset
-    /// cursor `(created_at, id)`, each with its thumbnail rows, in one
-    /// statement. Served by `images_owner_created_idx`, and the thumbnails by
-    /// their primary key.
+    /// cursor `(created_at, id)`. Served by `images_owner_created_idx`.
     pub async fn page(
         conn: &mut AsyncPgConnection,
         owner_id: Uuid,
         now: DateTime<Utc>,
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: i64,
-    ) -> QueryResult<Vec<(Image, Vec<Shown>)>> {
+    ) -> QueryResult<Vec<Image>> {
         let mut query = images::table
             .filter(images::owner_id.eq(owner_id))
             .filter(images::expires_at.is_null().or(images::expires_at.gt(now)))
-            .select((Image::as_select(), ShownOfImage))
+            .select(Image::as_select())
             .order((images::created_at.desc(), images::id.desc()))
             .limit(limit)
             .into_boxed();
@@ -91,11 +88,7 @@ impl Image {
                     .or(images::created_at.eq(created_at).and(images::id.lt(id))),
             );
         }
-        let rows: Vec<(Image, Option<Vec<ShownTuple>>)> = query.load(conn).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(image, shown)| (image, Shown::from_records(shown)))
-            .collect())
+        query.load(conn).await
     }
 
     /// For each hash the owner uploaded before, the source whose objects

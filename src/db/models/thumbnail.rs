@@ -3,12 +3,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
-use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Array, Int4, Nullable, Record, Text};
-
-use crate::db::schema::{images, thumbnails};
+use crate::db::schema::thumbnails;
 
 pub const PENDING: &str = "pending";
 pub const READY: &str = "ready";
@@ -29,74 +24,6 @@ pub struct Thumbnail {
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// What a viewer is shown of one thumbnail row: its height, status, pixel
-/// width and stored type (for the object's key).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Shown {
-    pub height: i32,
-    pub status: String,
-    pub width: Option<i32>,
-    pub content_type: Option<String>,
-}
-
-impl From<Thumbnail> for Shown {
-    fn from(t: Thumbnail) -> Self {
-        Shown {
-            height: t.height,
-            status: t.status,
-            width: t.width,
-            content_type: t.content_type,
-        }
-    }
-}
-
-/// One [`Shown`] as a Postgres record, `ROW(height, status, width, content_type)`.
-pub type ShownRecord = Record<(Int4, Text, Nullable<Int4>, Nullable<Text>)>;
-
-/// A [`ShownRecord`] as Rust reads it.
-pub type ShownTuple = (i32, String, Option<i32>, Option<String>);
-
-/// The thumbnails of the image in the enclosing query's `images` row, as an
-/// array of [`ShownRecord`]s (NULL when it has none): a correlated
-/// subquery, so that a page of images and their thumbnails is one statement.
-#[derive(Debug, Clone, Copy, Default, QueryId, ValidGrouping)]
-pub struct ShownOfImage;
-
-impl Expression for ShownOfImage {
-    type SqlType = Nullable<Array<ShownRecord>>;
-}
-
-impl AppearsOnTable<images::table> for ShownOfImage {}
-impl SelectableExpression<images::table> for ShownOfImage {}
-
-impl QueryFragment<Pg> for ShownOfImage {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(
-            "(SELECT array_agg(ROW(t.height, t.status, t.width, t.content_type)) \
-             FROM thumbnails t WHERE t.image_id = ",
-        );
-        images::id.walk_ast(out.reborrow())?;
-        out.push_sql(")");
-        Ok(())
-    }
-}
-
-impl Shown {
-    /// The rows [`ShownOfImage`] gave.
-    pub fn from_records(records: Option<Vec<ShownTuple>>) -> Vec<Shown> {
-        records
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(height, status, width, content_type)| Shown {
-                height,
-                status,
-                width,
-                content_type,
-            })
-            .collect()
-    }
 }
 
 /// See [`Thumbnail::work_for`].

@@ -10,8 +10,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::db::models::thumbnail::{self, Shown};
-use crate::db::models::{Image, Plan};
+use crate::db::models::{Image, Plan, Thumbnail, thumbnail};
 use crate::error::AppResult;
 use crate::graphql::by_hand;
 use crate::graphql::context::ContextExt;
@@ -43,7 +42,7 @@ pub struct ImageObject {
     pub image: Image,
     pub grants: Arc<Grants>,
     /// Thumbnail rows loaded with the page; `None`: batch-load on demand.
-    pub thumbnails: Option<Vec<Shown>>,
+    pub thumbnails: Option<Vec<Thumbnail>>,
 }
 
 impl ImageObject {
@@ -252,7 +251,7 @@ impl ImageObject {
         }
         // Borrowed when preloaded with the page: no copy per image.
         let loaded;
-        let rows: &[Shown] = match &self.thumbnails {
+        let rows: &[Thumbnail] = match &self.thumbnails {
             Some(rows) => rows,
             None => {
                 loaded = load_one::<ThumbnailLoader>(ctx, self.image.id, "thumbnails")
