@@ -11,6 +11,12 @@
 //! field in order, and merge repeated response keys as async-graphql does
 //! ([`Object`]).
 //!
+//! They write their answer as JSON, into one buffer for a whole page, not
+//! as async-graphql's tree of `Value`s (an `IndexMap` per object, hashed
+//! keys, a `String` per scalar, all dropped after serialising). The page's
+//! JSON goes into the HTTP response as it is ([`crate::graphql::raw`]);
+//! where a `Value` is needed it is read back ([`parse`]).
+//!
 //! Nothing else changes: `@skip` and `@include` are removed from the document
 //! by async-graphql before execution (and the schema has no custom
 //! directives); validation, depth and cost limits run on the registry, where
@@ -28,6 +34,7 @@ use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::{
     Context, ContextSelectionSet, Name, Positioned, ServerError, ServerResult, Value,
 };
+use serde::Serialize;
 
 /// The fields that `ctx`'s selection set asks of an object of `type_name`,
 /// fragments expanded, in document order (repeats included).
@@ -87,9 +94,9 @@ fn collect<'a>(
 /// with `type_name`, or the error async-graphql gives for a field the type
 /// does not have (which validation has already refused; kept as an error,
 /// not a panic).
-pub fn other_field(ctx: &Context<'_>, type_name: &str) -> ServerResult<Value> {
+pub fn other_field<'t>(ctx: &Context<'_>, type_name: &'t str) -> ServerResult<&'t str> {
     if ctx.item.node.name.node == "__typename" {
-        return Ok(Value::String(type_name.to_owned()));
+        return Ok(type_name);
     }
     Err(ServerError::new(
         format!(
@@ -100,35 +107,158 @@ pub fn other_field(ctx: &Context<'_>, type_name: &str) -> ServerResult<Value> {
     ))
 }
 
-/// An object's answer being built.
-#[derive(Default)]
-pub struct Object(IndexMap<Name, Value>);
+/// Writes `value` as JSON. Into a `Vec` this cannot fail: serde_json fails
+/// only on its writer's I/O error or on a map key that is not a string,
+/// and these are strings, numbers and async-graphql scalars.
+pub fn json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let written = serde_json::to_writer(out, value);
+    debug_assert!(written.is_ok(), "JSON into a Vec: {written:?}");
+}
+
+/// The answer written so far, read back as a `Value`: for a caller that
+/// needs the tree (a WebSocket, a merge of repeated keys).
+pub fn parse(out: &[u8]) -> ServerResult<Value> {
+    serde_json::from_slice(out)
+        .map_err(|e| ServerError::new(format!("internal error: answer is not JSON: {e}"), None))
+}
+
+/// An object's answer being written as JSON into a buffer that it shares
+/// with its fields (see the module's documentation).
+///
+/// Each field is written as `"key":value` after its value is known to be
+/// there (a field whose value failed is reported with its path and left
+/// out, as async-graphql's own containers do); an object without fields is
+/// `null`. When the selection repeats a response key, the fields' values
+/// are read back and merged key by key, as async-graphql merges them
+/// ([`insert`]), and the merged object is written at the end: the rare
+/// case pays for the common one being written straight through.
+pub struct Object {
+    /// Where the object starts in the buffer.
+    start: usize,
+    written: usize,
+    merged: Option<IndexMap<Name, Value>>,
+}
+
+/// Where a field's key was written, for [`Object::end`].
+pub struct Mark {
+    key: usize,
+    value: usize,
+}
 
 impl Object {
-    pub fn with_capacity(n: usize) -> Self {
-        Object(IndexMap::with_capacity(n))
+    /// Starts an object whose fields are `fields` (as [`fields`] gave them).
+    pub fn begin(out: &mut Vec<u8>, fields: &[&Positioned<Field>]) -> Self {
+        let start = out.len();
+        let repeats = fields.iter().enumerate().any(|(i, field)| {
+            let key = &field.node.response_key().node;
+            fields[..i]
+                .iter()
+                .any(|earlier| &earlier.node.response_key().node == key)
+        });
+        let merged = repeats.then(|| IndexMap::with_capacity(fields.len()));
+        if merged.is_none() {
+            out.push(b'{');
+        }
+        Object {
+            start,
+            written: 0,
+            merged,
+        }
     }
 
-    /// Adds a field's value under its response key; an error is reported
-    /// with the field's path and the field left out.
-    pub fn field(&mut self, ctx: &Context<'_>, value: ServerResult<Value>) {
+    /// Writes the field's key; its value follows, then [`Object::end`].
+    pub fn key(&mut self, out: &mut Vec<u8>, ctx: &Context<'_>) -> Mark {
+        let key = out.len();
+        if self.merged.is_none() {
+            if self.written > 0 {
+                out.push(b',');
+            }
+            json(out, ctx.item.node.response_key().node.as_str());
+            out.push(b':');
+        }
+        Mark {
+            key,
+            value: out.len(),
+        }
+    }
+
+    /// The field whose key is at `mark` has its value written.
+    pub fn end(&mut self, out: &mut Vec<u8>, ctx: &Context<'_>, mark: Mark) {
+        match &mut self.merged {
+            None => self.written += 1,
+            Some(merged) => {
+                let value = parse(&out[mark.value..]);
+                out.truncate(mark.key);
+                match value {
+                    Ok(value) => {
+                        insert(merged, ctx.item.node.response_key().node.clone(), value);
+                    }
+                    Err(err) => ctx.add_error(ctx.set_error_path(err)),
+                }
+            }
+        }
+    }
+
+    /// [`Object::end`] when the value was written; otherwise what was
+    /// written of it is taken back and the field reported and left out.
+    pub fn end_or_error(
+        &mut self,
+        out: &mut Vec<u8>,
+        ctx: &Context<'_>,
+        mark: Mark,
+        written: ServerResult<()>,
+    ) {
+        match written {
+            Ok(()) => self.end(out, ctx, mark),
+            Err(err) => {
+                out.truncate(mark.key);
+                self.error(ctx, err);
+            }
+        }
+    }
+
+    /// A field whose value is at hand: written, or, when it failed,
+    /// reported with the field's path and left out.
+    pub fn field<T: Serialize + ?Sized>(
+        &mut self,
+        out: &mut Vec<u8>,
+        ctx: &Context<'_>,
+        value: ServerResult<&T>,
+    ) {
         match value {
-            Ok(value) => insert(
-                &mut self.0,
-                ctx.item.node.response_key().node.clone(),
-                value,
-            ),
-            Err(err) => ctx.add_error(ctx.set_error_path(err)),
+            Ok(value) => {
+                let mark = self.key(out, ctx);
+                json(out, value);
+                self.end(out, ctx, mark);
+            }
+            Err(err) => self.error(ctx, err),
         }
     }
 
-    /// `null` when no field was added, as async-graphql answers.
-    pub fn finish(self) -> Value {
-        if self.0.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(self.0)
+    /// A field that failed: reported with its path and left out.
+    pub fn error(&mut self, ctx: &Context<'_>, err: ServerError) {
+        ctx.add_error(ctx.set_error_path(err));
+    }
+
+    /// Closes the object: `null` when no field was written, as async-graphql
+    /// answers.
+    pub fn finish(self, out: &mut Vec<u8>) {
+        match self.merged {
+            Some(merged) if !merged.is_empty() => json(out, &Value::Object(merged)),
+            Some(_) => out.extend_from_slice(b"null"),
+            None if self.written == 0 => {
+                out.truncate(self.start);
+                out.extend_from_slice(b"null");
+            }
+            None => out.push(b'}'),
         }
+    }
+}
+
+/// Before a list's item at `index`: the comma after the one before.
+pub fn list_separator(out: &mut Vec<u8>, index: usize) {
+    if index > 0 {
+        out.push(b',');
     }
 }
 

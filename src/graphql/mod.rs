@@ -9,6 +9,7 @@ pub mod guards;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod raw;
 mod shape;
 pub mod subscription;
 pub mod types;

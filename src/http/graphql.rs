@@ -2,10 +2,9 @@
 
 use std::net::SocketAddr;
 
-use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::HttpState;
@@ -14,7 +13,11 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::graphql::Viewer;
 use crate::graphql::context::ClientInfo;
+use crate::graphql::raw::{self, Splice};
 use crate::telemetry::metrics;
+
+/// The media type of a GraphQL response (GraphQL over HTTP).
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 /// Headers that a browser cannot send cross-site without a CORS preflight.
 const PREFLIGHT_HEADERS: [&str; 3] = [
@@ -79,7 +82,10 @@ pub async fn graphql_handler(
     if request.uploads.len() > limits.files {
         return error_response(body::too_many_files(limits.files));
     }
-    let request = request.data(viewer).data(client_info(app, peer, &headers));
+    let request = request
+        .data(viewer)
+        .data(client_info(app, peer, &headers))
+        .data(Splice);
     let started = std::time::Instant::now();
     let (response, operation) = state.gateway.run(request).await;
     let outcome = response
@@ -102,7 +108,32 @@ pub async fn graphql_handler(
         .record(started.elapsed().as_secs_f64());
     ::metrics::counter!(metrics::GRAPHQL_REQUESTS, "operation" => operation, "outcome" => outcome)
         .increment(1);
-    GraphQLResponse::from(response).into_response()
+    respond(&response)
+}
+
+/// The response as async-graphql-axum gives it (its media type, the
+/// `Cache-Control` of a response without errors, the headers resolvers
+/// set), written by [`raw::to_json`], which splices what resolvers wrote as
+/// JSON themselves.
+fn respond(response: &async_graphql::Response) -> Response {
+    let body = match raw::to_json(response) {
+        Ok(body) => body,
+        Err(e) => return error_response(AppError::internal(e)),
+    };
+    let mut http = Response::new(Body::from(body));
+    let headers = http.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(GRAPHQL_RESPONSE),
+    );
+    if response.is_ok()
+        && let Some(value) = response.cache_control.value()
+        && let Ok(value) = HeaderValue::from_str(&value)
+    {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.extend(response.http_headers.clone());
+    http
 }
 
 /// Multipart, form and plain-text POSTs are "simple" requests that any web page

@@ -13,6 +13,7 @@ use image_vault::db::models::thumbnail::Made;
 use image_vault::db::models::{Image, Plan, Thumbnail};
 use image_vault::graphql::cursor::Cursor;
 use image_vault::graphql::loaders::ThumbnailLoader;
+use image_vault::graphql::raw;
 use image_vault::graphql::types::{Grants, ImageFields, ImageObject, ImagePage};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -163,18 +164,21 @@ async fn same(
     selection: &str,
 ) -> Value {
     let query = "derived { S } byHand { S } oneDerived { S } oneByHand { S }";
-    let data = run(schema, &query.replace('S', selection), selection).await;
+    let data = run(schema, &query.replace('S', selection), selection, false).await;
     assert_eq!(data["byHand"], data["derived"], "{selection}");
     assert_eq!(data["oneByHand"], data["oneDerived"], "{selection}");
     data["byHand"].clone()
 }
 
 /// Runs `fields` (whose selections are `selection`) with the fragments and
-/// variables that `selection` uses, and returns the data.
+/// variables that `selection` uses, and returns the data. With `splice`, as
+/// the HTTP handler runs a request: with `raw::Splice` in its data and the
+/// response written by `raw::to_json`.
 async fn run(
     schema: &Schema<TestQuery, EmptyMutation, EmptySubscription>,
     fields: &str,
     selection: &str,
+    splice: bool,
 ) -> Value {
     // Only the fragments the selection spreads (an unused one is refused).
     let mut fragments = String::new();
@@ -200,13 +204,23 @@ async fn run(
     };
     let query = format!("query{variables} {{ {fields} }} {fragments}");
     let values = Variables::from_json(json!({ "yes": true, "no": false }));
-    let response = schema.execute(Request::new(query).variables(values)).await;
+    let mut request = Request::new(query).variables(values);
+    if splice {
+        request = request.data(raw::Splice);
+    }
+    let response = schema.execute(request).await;
     assert!(
         response.errors.is_empty(),
         "{selection}: {:?}",
         response.errors
     );
-    response.data.into_json().expect("json")
+    if splice {
+        let json = raw::to_json(&response).expect("written");
+        let mut answer: Value = serde_json::from_slice(&json).expect("JSON");
+        answer["data"].take()
+    } else {
+        response.data.into_json().expect("json")
+    }
 }
 
 #[tokio::test]
@@ -260,7 +274,9 @@ async fn images_resolved_by_hand_answer_as_the_derived_image_type() {
         "{none}"
     );
 
-    // The page: edges, nodes and page info, full and empty.
+    // The page: edges, nodes and page info, full and empty; its JSON read
+    // back into async-graphql's tree (a WebSocket's answer) and spliced into
+    // the response as the HTTP handler writes it.
     for selection in [
         &format!(
             "__typename pageInfo {{ __typename hasPreviousPage hasNextPage startCursor endCursor }} \
@@ -270,11 +286,11 @@ async fn images_resolved_by_hand_answer_as_the_derived_image_type() {
         "...on ImageConnection { edges { ...E } } nodes { ...F id @skip(if: $yes) }",
         "pageInfo { startCursor @include(if: $no) endCursor } edges @skip(if: $yes) { cursor }",
     ] {
-        for empty in [false, true] {
+        for (empty, splice) in [(false, false), (true, false), (false, true), (true, true)] {
             let fields = format!(
                 "derivedPage(empty: {empty}) {{ {selection} }} byHandPage(empty: {empty}) {{ {selection} }}"
             );
-            let data = run(&schema, &fields, selection).await;
+            let data = run(&schema, &fields, selection, splice).await;
             assert_eq!(data["byHandPage"], data["derivedPage"], "{selection}");
             if !empty && selection.starts_with("__typename") {
                 let page = &data["byHandPage"];
@@ -283,5 +299,24 @@ async fn images_resolved_by_hand_answer_as_the_derived_image_type() {
                 assert_eq!(page["edges"][0]["node"], page["nodes"][0]);
             }
         }
+    }
+
+    // A root field asked twice under one response key is merged by
+    // async-graphql: the page is read back into its tree, not spliced.
+    let selection = "edges { cursor }";
+    let fields = |name: &str| {
+        format!(
+            "{name}(empty: false) {{ edges {{ cursor }} }} \
+             {name}(empty: false) {{ pageInfo {{ endCursor }} edges {{ node {{ id }} }} }}"
+        )
+    };
+    for splice in [false, true] {
+        let derived = run(&schema, &fields("derivedPage"), selection, splice).await;
+        let by_hand = run(&schema, &fields("byHandPage"), selection, splice).await;
+        assert_eq!(by_hand["byHandPage"], derived["derivedPage"]);
+        let page = &by_hand["byHandPage"];
+        assert!(page["edges"][0]["cursor"].is_string(), "{page}");
+        assert!(page["edges"][0]["node"]["id"].is_string(), "{page}");
+        assert!(page["pageInfo"]["endCursor"].is_string(), "{page}");
     }
 }

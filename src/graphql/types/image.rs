@@ -157,78 +157,108 @@ impl OutputType for ImageObject {
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
         let fields = by_hand::fields(ctx, IMAGE)?;
-        Ok(self.resolve_fields(ctx, &fields).await)
+        let mut out = Vec::with_capacity(IMAGE_JSON_BYTES);
+        self.write_fields(ctx, &fields, &mut out).await;
+        by_hand::parse(&out)
     }
 }
 
 /// The GraphQL name of [`ImageObject`].
 pub(super) const IMAGE: &str = "Image";
 
+/// About what an image with its three URLs takes as JSON, to size buffers.
+pub(super) const IMAGE_JSON_BYTES: usize = 2048;
+
 impl ImageObject {
-    /// The answer for `fields`, which `by_hand::fields(ctx, IMAGE)` gave: a
-    /// page finds them once for all its images.
-    pub(super) async fn resolve_fields(
+    /// Writes the answer for `fields`, which `by_hand::fields(ctx, IMAGE)`
+    /// gave (a page finds them once for all its images), as JSON.
+    pub(super) async fn write_fields(
         &self,
         ctx: &ContextSelectionSet<'_>,
         fields: &[&Positioned<Field>],
-    ) -> Value {
+        out: &mut Vec<u8>,
+    ) {
         const NAME: &str = IMAGE;
-        let mut object = by_hand::Object::with_capacity(fields.len());
+        let mut object = by_hand::Object::begin(out, fields);
         for &field in fields {
             let ctx = ctx.with_field(field);
             let image = &self.image;
-            let value = match field.node.name.node.as_str() {
-                "id" => Ok(Value::String(image.id.to_string())),
-                "filename" => Ok(Value::String(image.filename.clone())),
-                "contentType" => Ok(Value::String(image.content_type.clone())),
-                "animated" => Ok(Value::Boolean(image.frame_count > 1)),
-                "frameCount" => Ok(Value::from(image.frame_count)),
-                "width" => Ok(Value::from(image.width)),
-                "height" => Ok(Value::from(image.height)),
-                "byteSize" => Ok(Value::from(self.byte_size())),
-                "createdAt" => Ok(image.created_at.to_value()),
-                "expiresAt" => Ok(image.expires_at.to_value()),
-                "blurhash" => Ok(image.blurhash.to_value()),
-                "originalUrl" => self
-                    .original_url(&ctx)
-                    .await
-                    .map(|url| url.to_value())
-                    .map_err(|e| async_graphql::Error::from(e).into_server_error(ctx.item.pos)),
-                "thumbnails" => match self.thumbnails(&ctx).await {
-                    Ok(thumbnails) => thumbnails_value(&ctx, &thumbnails),
-                    Err(e) => Err(async_graphql::Error::from(e).into_server_error(ctx.item.pos)),
+            match field.node.name.node.as_str() {
+                "id" => object.field(out, &ctx, Ok(&image.id)),
+                "filename" => object.field(out, &ctx, Ok(&image.filename)),
+                "contentType" => object.field(out, &ctx, Ok(&image.content_type)),
+                "animated" => object.field(out, &ctx, Ok(&(image.frame_count > 1))),
+                "frameCount" => object.field(out, &ctx, Ok(&image.frame_count)),
+                "width" => object.field(out, &ctx, Ok(&image.width)),
+                "height" => object.field(out, &ctx, Ok(&image.height)),
+                "byteSize" => object.field(out, &ctx, Ok(&self.byte_size())),
+                "createdAt" => object.field(out, &ctx, Ok(&image.created_at.to_value())),
+                "expiresAt" => object.field(out, &ctx, Ok(&image.expires_at.to_value())),
+                "blurhash" => object.field(out, &ctx, Ok(&image.blurhash)),
+                "originalUrl" => match self.original_url(&ctx).await {
+                    Ok(url) => object.field(out, &ctx, Ok(&url)),
+                    Err(e) => object.error(
+                        &ctx,
+                        async_graphql::Error::from(e).into_server_error(ctx.item.pos),
+                    ),
                 },
-                _ => by_hand::other_field(&ctx, NAME),
-            };
-            object.field(&ctx, value);
+                "thumbnails" => match self.thumbnails(&ctx).await {
+                    Ok(thumbnails) => match thumbnails_fields(&ctx) {
+                        Ok((set, fields)) => {
+                            let mark = object.key(out, &ctx);
+                            write_thumbnails(&set, &fields, &thumbnails, out);
+                            object.end(out, &ctx, mark);
+                        }
+                        Err(e) => object.error(&ctx, e),
+                    },
+                    Err(e) => object.error(
+                        &ctx,
+                        async_graphql::Error::from(e).into_server_error(ctx.item.pos),
+                    ),
+                },
+                _ => object.field(out, &ctx, by_hand::other_field(&ctx, NAME)),
+            }
         }
-        object.finish()
+        object.finish(out);
     }
 }
 
-/// The `thumbnails` list as [`ThumbnailObject`]'s derived resolver answers it.
-fn thumbnails_value(ctx: &Context<'_>, thumbnails: &[ThumbnailObject]) -> ServerResult<Value> {
-    const NAME: &str = "Thumbnail";
+/// The fields that a `thumbnails` field asks of each `Thumbnail`.
+fn thumbnails_fields<'a>(
+    ctx: &Context<'a>,
+) -> ServerResult<(ContextSelectionSet<'a>, Vec<&'a Positioned<Field>>)> {
     let set = ctx.with_selection_set(&ctx.item.node.selection_set);
-    let fields = by_hand::fields(&set, NAME)?;
-    let mut list = Vec::with_capacity(thumbnails.len());
+    let fields = by_hand::fields(&set, THUMBNAIL)?;
+    Ok((set, fields))
+}
+
+const THUMBNAIL: &str = "Thumbnail";
+
+/// The `thumbnails` list as [`ThumbnailObject`]'s derived resolver answers it.
+fn write_thumbnails(
+    set: &ContextSelectionSet<'_>,
+    fields: &[&Positioned<Field>],
+    thumbnails: &[ThumbnailObject],
+    out: &mut Vec<u8>,
+) {
+    out.push(b'[');
     for (index, thumbnail) in thumbnails.iter().enumerate() {
+        by_hand::list_separator(out, index);
         let item = set.with_index(index);
-        let mut object = by_hand::Object::with_capacity(fields.len());
-        for &field in &fields {
+        let mut object = by_hand::Object::begin(out, fields);
+        for &field in fields {
             let ctx = item.with_field(field);
-            let value = match field.node.name.node.as_str() {
-                "height" => Ok(Value::from(thumbnail.height)),
-                "width" => Ok(thumbnail.width.to_value()),
-                "status" => Ok(thumbnail.status.to_value()),
-                "url" => Ok(thumbnail.url.to_value()),
-                _ => by_hand::other_field(&ctx, NAME),
-            };
-            object.field(&ctx, value);
+            match field.node.name.node.as_str() {
+                "height" => object.field(out, &ctx, Ok(&thumbnail.height)),
+                "width" => object.field(out, &ctx, Ok(&thumbnail.width)),
+                "status" => object.field(out, &ctx, Ok(&thumbnail.status.to_value())),
+                "url" => object.field(out, &ctx, Ok(&thumbnail.url)),
+                _ => object.field(out, &ctx, by_hand::other_field(&ctx, THUMBNAIL)),
+            }
         }
-        list.push(object.finish());
+        object.finish(out);
     }
-    Ok(Value::List(list))
+    out.push(b']');
 }
 
 impl ImageObject {

@@ -12,9 +12,9 @@ use async_graphql::registry::Registry;
 use async_graphql::{Context, ContextSelectionSet, OutputType, Positioned, ServerResult, Value};
 
 use super::ImageObject;
-use super::image::IMAGE;
-use crate::graphql::by_hand;
+use super::image::{IMAGE, IMAGE_JSON_BYTES};
 use crate::graphql::cursor::Cursor;
+use crate::graphql::{by_hand, raw};
 
 /// The type whose schema this page takes.
 type Derived = Connection<String, ImageObject>;
@@ -37,31 +37,29 @@ impl ImagePage {
         })
     }
 
-    fn page_info(&self, ctx: &Context<'_>) -> ServerResult<Value> {
+    fn write_page_info(&self, ctx: &Context<'_>, out: &mut Vec<u8>) -> ServerResult<()> {
         const NAME: &str = "PageInfo";
         let set = ctx.with_selection_set(&ctx.item.node.selection_set);
         let fields = by_hand::fields(&set, NAME)?;
-        let mut object = by_hand::Object::with_capacity(fields.len());
+        let mut object = by_hand::Object::begin(out, &fields);
         for field in fields {
             let ctx = set.with_field(field);
-            let value = match field.node.name.node.as_str() {
-                "hasPreviousPage" => Ok(Value::Boolean(self.has_previous_page)),
-                "hasNextPage" => Ok(Value::Boolean(self.has_next_page)),
-                "startCursor" => Ok(self.cursor(0).map_or(Value::Null, Value::String)),
-                "endCursor" => Ok(self
-                    .images
-                    .len()
-                    .checked_sub(1)
-                    .and_then(|last| self.cursor(last))
-                    .map_or(Value::Null, Value::String)),
-                _ => by_hand::other_field(&ctx, NAME),
-            };
-            object.field(&ctx, value);
+            match field.node.name.node.as_str() {
+                "hasPreviousPage" => object.field(out, &ctx, Ok(&self.has_previous_page)),
+                "hasNextPage" => object.field(out, &ctx, Ok(&self.has_next_page)),
+                "startCursor" => object.field(out, &ctx, Ok(&self.cursor(0))),
+                "endCursor" => {
+                    let last = self.images.len().checked_sub(1);
+                    object.field(out, &ctx, Ok(&last.and_then(|last| self.cursor(last))));
+                }
+                _ => object.field(out, &ctx, by_hand::other_field(&ctx, NAME)),
+            }
         }
-        Ok(object.finish())
+        object.finish(out);
+        Ok(())
     }
 
-    async fn edges(&self, ctx: &Context<'_>) -> ServerResult<Value> {
+    async fn write_edges(&self, ctx: &Context<'_>, out: &mut Vec<u8>) -> ServerResult<()> {
         const NAME: &str = "ImageEdge";
         let set = ctx.with_selection_set(&ctx.item.node.selection_set);
         let fields = by_hand::fields(&set, NAME)?;
@@ -74,37 +72,64 @@ impl ImagePage {
                 node_fields.push(by_hand::fields(&node, IMAGE)?);
             }
         }
-        let mut list = Vec::with_capacity(self.images.len());
+        out.push(b'[');
         for (index, image) in self.images.iter().enumerate() {
+            by_hand::list_separator(out, index);
             let item = set.with_index(index);
-            let mut object = by_hand::Object::with_capacity(fields.len());
+            let mut object = by_hand::Object::begin(out, &fields);
             let mut nodes = node_fields.iter();
             for &field in &fields {
                 let ctx = item.with_field(field);
-                let value = match field.node.name.node.as_str() {
-                    "cursor" => Ok(self.cursor(index).map_or(Value::Null, Value::String)),
+                match field.node.name.node.as_str() {
+                    "cursor" => object.field(out, &ctx, Ok(&self.cursor(index))),
                     "node" => {
                         let set = ctx.with_selection_set(&field.node.selection_set);
                         let fields = nodes.next().map_or(&[][..], Vec::as_slice);
-                        Ok(image.resolve_fields(&set, fields).await)
+                        let mark = object.key(out, &ctx);
+                        image.write_fields(&set, fields, out).await;
+                        object.end(out, &ctx, mark);
                     }
-                    _ => by_hand::other_field(&ctx, NAME),
-                };
-                object.field(&ctx, value);
+                    _ => object.field(out, &ctx, by_hand::other_field(&ctx, NAME)),
+                }
             }
-            list.push(object.finish());
+            object.finish(out);
         }
-        Ok(Value::List(list))
+        out.push(b']');
+        Ok(())
     }
 
-    async fn nodes(&self, ctx: &Context<'_>) -> ServerResult<Value> {
+    async fn write_nodes(&self, ctx: &Context<'_>, out: &mut Vec<u8>) -> ServerResult<()> {
         let set = ctx.with_selection_set(&ctx.item.node.selection_set);
         let fields = by_hand::fields(&set, IMAGE)?;
-        let mut list = Vec::with_capacity(self.images.len());
+        out.push(b'[');
         for (index, image) in self.images.iter().enumerate() {
-            list.push(image.resolve_fields(&set.with_index(index), &fields).await);
+            by_hand::list_separator(out, index);
+            image
+                .write_fields(&set.with_index(index), &fields, out)
+                .await;
         }
-        Ok(Value::List(list))
+        out.push(b']');
+        Ok(())
+    }
+
+    /// Writes the page as JSON.
+    async fn write(&self, ctx: &ContextSelectionSet<'_>, out: &mut Vec<u8>) -> ServerResult<()> {
+        const NAME: &str = "ImageConnection";
+        let fields = by_hand::fields(ctx, NAME)?;
+        let mut object = by_hand::Object::begin(out, &fields);
+        for field in fields {
+            let ctx = ctx.with_field(field);
+            let mark = object.key(out, &ctx);
+            let written = match field.node.name.node.as_str() {
+                "pageInfo" => self.write_page_info(&ctx, out),
+                "edges" => self.write_edges(&ctx, out).await,
+                "nodes" => self.write_nodes(&ctx, out).await,
+                _ => by_hand::other_field(&ctx, NAME).map(|name| by_hand::json(out, name)),
+            };
+            object.end_or_error(out, &ctx, mark, written);
+        }
+        object.finish(out);
+        Ok(())
     }
 }
 
@@ -120,21 +145,14 @@ impl OutputType for ImagePage {
     async fn resolve(
         &self,
         ctx: &ContextSelectionSet<'_>,
-        _field: &Positioned<Field>,
+        field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        const NAME: &str = "ImageConnection";
-        let fields = by_hand::fields(ctx, NAME)?;
-        let mut object = by_hand::Object::with_capacity(fields.len());
-        for field in fields {
-            let ctx = ctx.with_field(field);
-            let value = match field.node.name.node.as_str() {
-                "pageInfo" => self.page_info(&ctx),
-                "edges" => self.edges(&ctx).await,
-                "nodes" => self.nodes(&ctx).await,
-                _ => by_hand::other_field(&ctx, NAME),
-            };
-            object.field(&ctx, value);
+        let mut out = Vec::with_capacity(256 + self.images.len() * IMAGE_JSON_BYTES);
+        self.write(ctx, &mut out).await?;
+        if raw::may_splice(ctx, field) {
+            Ok(raw::spliced(out))
+        } else {
+            by_hand::parse(&out)
         }
-        Ok(object.finish())
     }
 }
