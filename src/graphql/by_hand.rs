@@ -115,6 +115,97 @@ pub fn json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     debug_assert!(written.is_ok(), "JSON into a Vec: {written:?}");
 }
 
+/// Writes `s` as a JSON string, byte for byte as serde_json writes it:
+/// copied as it is when nothing in it is escaped (a URL, an id, a date:
+/// most of a page), else through serde_json, which scans a byte at a time.
+pub fn string(out: &mut Vec<u8>, s: &str) {
+    if is_plain(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        json(out, s);
+    }
+}
+
+/// Whether no byte of `bytes` is one that JSON escapes (`"`, `\` and the
+/// controls below U+0020). Without an early exit inside a chunk, so that the
+/// compiler vectorises it.
+fn is_plain(bytes: &[u8]) -> bool {
+    bytes.chunks(32).all(|chunk| {
+        chunk.iter().fold(true, |plain, &b| {
+            plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+        })
+    })
+}
+
+/// A value that a by-hand resolver writes as JSON.
+pub trait Json {
+    fn write(&self, out: &mut Vec<u8>);
+}
+
+impl Json for str {
+    fn write(&self, out: &mut Vec<u8>) {
+        string(out, self);
+    }
+}
+
+impl Json for String {
+    fn write(&self, out: &mut Vec<u8>) {
+        string(out, self);
+    }
+}
+
+impl Json for i32 {
+    fn write(&self, out: &mut Vec<u8>) {
+        json(out, self);
+    }
+}
+
+impl Json for bool {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(if *self { b"true" } else { b"false" });
+    }
+}
+
+/// An id as `ID` answers it: hyphenated, lower case.
+impl Json for uuid::Uuid {
+    fn write(&self, out: &mut Vec<u8>) {
+        string(
+            out,
+            self.hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer()),
+        );
+    }
+}
+
+/// A scalar as async-graphql gives it (`to_value`: dates, enums).
+impl Json for Value {
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::String(s) => string(out, s),
+            Value::Enum(name) => string(out, name),
+            other => json(out, other),
+        }
+    }
+}
+
+impl<T: Json + ?Sized> Json for &T {
+    fn write(&self, out: &mut Vec<u8>) {
+        (**self).write(out);
+    }
+}
+
+impl<T: Json> Json for Option<T> {
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Some(value) => value.write(out),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
 /// The answer written so far, read back as a `Value`: for a caller that
 /// needs the tree (a WebSocket, a merge of repeated keys).
 pub fn parse(out: &[u8]) -> ServerResult<Value> {
@@ -173,7 +264,7 @@ impl Object {
             if self.written > 0 {
                 out.push(b',');
             }
-            json(out, ctx.item.node.response_key().node.as_str());
+            string(out, &ctx.item.node.response_key().node);
             out.push(b':');
         }
         Mark {
@@ -219,7 +310,7 @@ impl Object {
 
     /// A field whose value is at hand: written, or, when it failed,
     /// reported with the field's path and left out.
-    pub fn field<T: Serialize + ?Sized>(
+    pub fn field<T: Json + ?Sized>(
         &mut self,
         out: &mut Vec<u8>,
         ctx: &Context<'_>,
@@ -228,7 +319,7 @@ impl Object {
         match value {
             Ok(value) => {
                 let mark = self.key(out, ctx);
-                json(out, value);
+                value.write(out);
                 self.end(out, ctx, mark);
             }
             Err(err) => self.error(ctx, err),
@@ -285,5 +376,44 @@ fn insert(target: &mut IndexMap<Name, Value>, name: Name, value: Value) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn written(s: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        string(&mut out, s);
+        out
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let long_plain = "https://s3.example/b/k?X-Amz-Signature=0a1b&x=é".repeat(9);
+        let mut late_quote = "a".repeat(70);
+        late_quote.push('"');
+        for s in [
+            "",
+            "plain",
+            "say \"hi\"",
+            "back\\slash",
+            "tab\tnew\nline\u{1f}\u{7f}",
+            "photo «é» 😀",
+            &long_plain,
+            &late_quote,
+        ] {
+            assert_eq!(written(s), serde_json::to_vec(s).expect("JSON"), "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_is_written_as_serde_json_writes_it(s in any::<String>()) {
+            prop_assert_eq!(written(&s), serde_json::to_vec(&s).expect("JSON"));
+        }
     }
 }

@@ -189,7 +189,7 @@ impl FsStore {
         &self,
         key: &StorageKey,
         window: PresignWindow,
-    ) -> Result<String, StorageError> {
+    ) -> Result<Arc<str>, StorageError> {
         self.path(key)?;
         let key_path = key.as_path();
         let expires = i64::try_from(window.expires_at)
@@ -198,7 +198,8 @@ impl FsStore {
         Ok(format!(
             "{}/files/{key_path}?expires={expires}&sig={sig}",
             self.inner.public_url
-        ))
+        )
+        .into())
     }
 
     pub(super) async fn check(&self) -> Result<(), StorageError> {

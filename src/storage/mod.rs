@@ -12,6 +12,7 @@ mod s3;
 mod staging;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -192,6 +193,19 @@ impl Storage {
         lifetime: Duration,
         now: SystemTime,
     ) -> Result<String, StorageError> {
+        self.presign_shared_at(key, lifetime, now)
+            .await
+            .map(|url| url.to_string())
+    }
+
+    /// [`presign_get_at`](Self::presign_get_at), the URL shared with the
+    /// presigning cache (S3): a page of images asks for 150 of them.
+    pub async fn presign_shared_at(
+        &self,
+        key: &StorageKey,
+        lifetime: Duration,
+        now: SystemTime,
+    ) -> Result<Arc<str>, StorageError> {
         let window = PresignWindow::new(now, lifetime);
         match self {
             Storage::S3(s) => s.presign_get(key, window).await,

@@ -14,13 +14,19 @@
 //! is read keeps its place, what is not falls out within two generations.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use foldhash::quality::RandomState;
 
 use super::{PresignWindow, StorageKey};
 
-/// The object and the window's bounds: `Copy`, so a hit allocates nothing
-/// but the returned URL.
+/// The object and the window's bounds: `Copy`, and a hit shares the URL,
+/// so a hit allocates nothing. Hashed with foldhash, seeded per map: the
+/// keys are ours (object ids and times), and SipHash was a tenth of a
+/// page's presigning.
 type Key = (StorageKey, u64, u64);
+
+type Map = HashMap<Key, Arc<str>, RandomState>;
 
 pub(super) struct PresignCache {
     capacity: usize,
@@ -29,8 +35,8 @@ pub(super) struct PresignCache {
 
 #[derive(Default)]
 struct Generations {
-    current: HashMap<Key, String>,
-    previous: HashMap<Key, String>,
+    current: Map,
+    previous: Map,
 }
 
 impl PresignCache {
@@ -42,7 +48,7 @@ impl PresignCache {
         }
     }
 
-    pub(super) fn get(&self, object: &StorageKey, window: PresignWindow) -> Option<String> {
+    pub(super) fn get(&self, object: &StorageKey, window: PresignWindow) -> Option<Arc<str>> {
         let key = (*object, window.signed_at, window.expires_at);
         let mut g = self.lock();
         if let Some(url) = g.current.get(&key) {
@@ -53,12 +59,12 @@ impl PresignCache {
         Some(url)
     }
 
-    pub(super) fn insert(&self, object: StorageKey, window: PresignWindow, url: String) {
+    pub(super) fn insert(&self, object: StorageKey, window: PresignWindow, url: Arc<str>) {
         let mut g = self.lock();
         self.put(&mut g, (object, window.signed_at, window.expires_at), url);
     }
 
-    fn put(&self, g: &mut Generations, key: Key, url: String) {
+    fn put(&self, g: &mut Generations, key: Key, url: Arc<str>) {
         if g.current.len() >= self.capacity {
             g.previous = std::mem::take(&mut g.current);
         }
@@ -102,7 +108,7 @@ mod tests {
         let cache = PresignCache::new(4);
         cache.insert(key(0), window(0), "hot-url".into());
         for i in 1..=100 {
-            cache.insert(key(i), window(0), format!("url-{i}"));
+            cache.insert(key(i), window(0), format!("url-{i}").into());
             // Read on every round, the hot entry survives every rotation.
             assert_eq!(cache.get(&key(0), window(0)).as_deref(), Some("hot-url"));
             let g = cache.lock();

@@ -254,7 +254,7 @@ impl S3Store {
         &self,
         key: &StorageKey,
         window: PresignWindow,
-    ) -> Result<String, StorageError> {
+    ) -> Result<Arc<str>, StorageError> {
         // Only keys that passed `object_name` are ever cached.
         if let Some(url) = self.inner.presigned.get(key, window) {
             return Ok(url);
@@ -275,7 +275,7 @@ impl S3Store {
             .presigned(config)
             .await
             .map_err(classify)?;
-        let url = request.uri().to_owned();
+        let url: Arc<str> = request.uri().into();
         self.inner.presigned.insert(*key, window, url.clone());
         Ok(url)
     }

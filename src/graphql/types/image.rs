@@ -73,7 +73,7 @@ pub struct ThumbnailObject {
     pub status: ThumbnailStatus,
     /// Presigned, expiring URL; present when READY.
     #[graphql(complexity = "crate::graphql::URL_COST")]
-    pub url: Option<String>,
+    pub url: Option<Arc<str>>,
 }
 
 /// `Image` as the schema declares it: descriptions, types and costs. It
@@ -130,7 +130,7 @@ impl ImageFields {
 
     /// Presigned URL of the original; null unless the plan grants originals.
     #[graphql(complexity = "crate::graphql::URL_COST")]
-    async fn original_url(&self, ctx: &Context<'_>) -> AppResult<Option<String>> {
+    async fn original_url(&self, ctx: &Context<'_>) -> AppResult<Option<Arc<str>>> {
         self.0.original_url(ctx).await
     }
 
@@ -196,7 +196,7 @@ impl ImageObject {
                 "expiresAt" => object.field(out, &ctx, Ok(&image.expires_at.to_value())),
                 "blurhash" => object.field(out, &ctx, Ok(&image.blurhash)),
                 "originalUrl" => match self.original_url(&ctx).await {
-                    Ok(url) => object.field(out, &ctx, Ok(&url)),
+                    Ok(url) => object.field(out, &ctx, Ok(&url.as_deref())),
                     Err(e) => object.error(
                         &ctx,
                         async_graphql::Error::from(e).into_server_error(ctx.item.pos),
@@ -252,7 +252,7 @@ fn write_thumbnails(
                 "height" => object.field(out, &ctx, Ok(&thumbnail.height)),
                 "width" => object.field(out, &ctx, Ok(&thumbnail.width)),
                 "status" => object.field(out, &ctx, Ok(&thumbnail.status.to_value())),
-                "url" => object.field(out, &ctx, Ok(&thumbnail.url)),
+                "url" => object.field(out, &ctx, Ok(&thumbnail.url.as_deref())),
                 _ => object.field(out, &ctx, by_hand::other_field(&ctx, THUMBNAIL)),
             }
         }
@@ -266,7 +266,7 @@ impl ImageObject {
         i32::try_from(self.image.byte_size).unwrap_or(i32::MAX)
     }
 
-    async fn original_url(&self, ctx: &Context<'_>) -> AppResult<Option<String>> {
+    async fn original_url(&self, ctx: &Context<'_>) -> AppResult<Option<Arc<str>>> {
         if !self.grants.original_link {
             return Ok(None);
         }
@@ -325,11 +325,11 @@ impl ImageObject {
     }
 }
 
-async fn presign(ctx: &Context<'_>, key: &StorageKey) -> AppResult<String> {
+async fn presign(ctx: &Context<'_>, key: &StorageKey) -> AppResult<Arc<str>> {
     let app = ctx.app();
     let now = SystemTime::from(app.clock.now());
     Ok(app
         .storage
-        .presign_get_at(key, app.config.url_ttl, now)
+        .presign_shared_at(key, app.config.url_ttl, now)
         .await?)
 }

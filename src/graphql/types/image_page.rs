@@ -124,7 +124,7 @@ impl ImagePage {
                 "pageInfo" => self.write_page_info(&ctx, out),
                 "edges" => self.write_edges(&ctx, out).await,
                 "nodes" => self.write_nodes(&ctx, out).await,
-                _ => by_hand::other_field(&ctx, NAME).map(|name| by_hand::json(out, name)),
+                _ => by_hand::other_field(&ctx, NAME).map(|name| by_hand::string(out, name)),
             };
             object.end_or_error(out, &ctx, mark, written);
         }
