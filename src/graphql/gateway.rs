@@ -10,6 +10,12 @@
 //! implement. These checks need the document once per request, so they run
 //! here, before `execute`: a page of 50 images took 34 % less server CPU
 //! (BENCHMARKS.md, "Issue 14: the sitting of 2026-12-07").
+//!
+//! Parsed documents are kept by their text ([`DOCUMENTS`] of at most
+//! [`DOCUMENT_CACHE_MAX_BYTES`] each): an application sends the same few
+//! queries over and over, and async-graphql's parser (pest) was about 4 %
+//! of a page's server CPU, where a copy of the parsed document costs a
+//! fraction of that. Validation still runs on every request.
 
 use std::any::TypeId;
 use std::collections::HashSet;
@@ -31,6 +37,7 @@ use super::query::Query;
 use super::shape::check_shape;
 use super::subscription::SubscriptionRoot;
 use crate::app::App;
+use crate::cache::Generations;
 
 /// The metrics label of a request that names no root field we have.
 pub const OTHER: &str = "other";
@@ -50,7 +57,15 @@ struct Inner {
     app: Arc<App>,
     introspection: bool,
     roots: RootFields,
+    documents: Generations<Box<str>, ExecutableDocument>,
 }
+
+/// Parsed documents kept per generation (see [`Generations`]).
+const DOCUMENTS: usize = 128;
+
+/// Longer documents are parsed every time: what an attacker can make the
+/// cache hold stays small (at most `2 * DOCUMENTS` of these and their trees).
+const DOCUMENT_CACHE_MAX_BYTES: usize = 2048;
 
 impl Gateway {
     pub fn new(app: Arc<App>) -> Self {
@@ -59,6 +74,7 @@ impl Gateway {
                 schema: super::build_schema(app.clone()),
                 introspection: app.config.introspection,
                 roots: RootFields::of_schema(),
+                documents: Generations::new(DOCUMENTS),
                 app,
             }),
         }
@@ -88,10 +104,23 @@ impl Gateway {
         session: Option<&Data>,
     ) -> (Result<Request, ServerError>, String) {
         let operation_name = request.operation_name.clone();
+        let cacheable = request.query.len() <= DOCUMENT_CACHE_MAX_BYTES;
+        let cached = cacheable
+            .then(|| self.inner.documents.get(request.query.as_str()))
+            .flatten();
+        // The key to keep the document under once it has parsed.
+        let miss: Option<Box<str>> =
+            (cacheable && cached.is_none()).then(|| request.query.as_str().into());
+        if let Some(document) = cached {
+            request.set_parsed_query(document);
+        }
         let document = match request.parsed_query() {
             Ok(document) => document,
             Err(error) => return (Err(error), OTHER.to_owned()),
         };
+        if let Some(key) = miss {
+            self.inner.documents.insert(key, document.clone());
+        }
         let label = self.inner.roots.label(document, operation_name.as_deref());
         if let Err(message) = check_shape(document) {
             return (Err(coded(message, "BAD_USER_INPUT")), label);

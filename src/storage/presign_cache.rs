@@ -6,76 +6,32 @@
 //! SDK runs its whole request pipeline for it), and a page of 50 Premium
 //! images asks for 150 URLs, so a page read again within the bucket should
 //! not pay for them twice. Entries of past buckets are never asked for
-//! again and age out.
-//!
-//! Bounded without a dependency: two generations of at most `capacity`
-//! entries each. Hits in the old generation move to the new one; when the
-//! new one is full, it becomes the old one and the old one is dropped. What
-//! is read keeps its place, what is not falls out within two generations.
+//! again and age out of the bounded [`Generations`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-
-use foldhash::quality::RandomState;
+use std::sync::Arc;
 
 use super::{PresignWindow, StorageKey};
+use crate::cache::Generations;
 
 /// The object and the window's bounds: `Copy`, and a hit shares the URL,
-/// so a hit allocates nothing. Hashed with foldhash, seeded per map: the
-/// keys are ours (object ids and times), and SipHash was a tenth of a
-/// page's presigning.
+/// so a hit allocates nothing.
 type Key = (StorageKey, u64, u64);
 
-type Map = HashMap<Key, Arc<str>, RandomState>;
-
-pub(super) struct PresignCache {
-    capacity: usize,
-    generations: Mutex<Generations>,
-}
-
-#[derive(Default)]
-struct Generations {
-    current: Map,
-    previous: Map,
-}
+pub(super) struct PresignCache(Generations<Key, Arc<str>>);
 
 impl PresignCache {
     /// At most `2 * capacity` URLs (a URL is about 500 bytes).
     pub(super) fn new(capacity: usize) -> Self {
-        PresignCache {
-            capacity: capacity.max(1),
-            generations: Mutex::new(Generations::default()),
-        }
+        PresignCache(Generations::new(capacity))
     }
 
     pub(super) fn get(&self, object: &StorageKey, window: PresignWindow) -> Option<Arc<str>> {
-        let key = (*object, window.signed_at, window.expires_at);
-        let mut g = self.lock();
-        if let Some(url) = g.current.get(&key) {
-            return Some(url.clone());
-        }
-        let url = g.previous.remove(&key)?;
-        self.put(&mut g, key, url.clone());
-        Some(url)
+        self.0.get(&(*object, window.signed_at, window.expires_at))
     }
 
     pub(super) fn insert(&self, object: StorageKey, window: PresignWindow, url: Arc<str>) {
-        let mut g = self.lock();
-        self.put(&mut g, (object, window.signed_at, window.expires_at), url);
-    }
-
-    fn put(&self, g: &mut Generations, key: Key, url: Arc<str>) {
-        if g.current.len() >= self.capacity {
-            g.previous = std::mem::take(&mut g.current);
-        }
-        g.current.insert(key, url);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
-        // The maps stay consistent whatever panicked while one was held.
-        self.generations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.0
+            .insert((object, window.signed_at, window.expires_at), url);
     }
 }
 
@@ -101,20 +57,5 @@ mod tests {
         assert_eq!(cache.get(&key(1), window(0)).as_deref(), Some("url-1"));
         assert_eq!(cache.get(&key(1), window(25)), None);
         assert_eq!(cache.get(&key(2), window(0)), None);
-    }
-
-    #[test]
-    fn the_cache_stays_bounded_and_keeps_what_is_read() {
-        let cache = PresignCache::new(4);
-        cache.insert(key(0), window(0), "hot-url".into());
-        for i in 1..=100 {
-            cache.insert(key(i), window(0), format!("url-{i}").into());
-            // Read on every round, the hot entry survives every rotation.
-            assert_eq!(cache.get(&key(0), window(0)).as_deref(), Some("hot-url"));
-            let g = cache.lock();
-            assert!(g.current.len() + g.previous.len() <= 8);
-        }
-        assert_eq!(cache.get(&key(1), window(0)), None);
-        assert_eq!(cache.get(&key(100), window(0)).as_deref(), Some("url-100"));
     }
 }

@@ -87,3 +87,50 @@ async fn repeated_reads_return_the_same_urls() {
     let b = t.gql_ok(Some(&token), q, json!({})).await;
     assert_eq!(a, b);
 }
+
+/// Parsed documents are kept by their text (`graphql::gateway`): the same
+/// text sent again answers for its own variables and operation, and a
+/// document that does not parse is refused every time.
+#[tokio::test]
+async fn a_document_sent_again_answers_for_its_own_variables_and_operation() {
+    let t = TestApp::new().await;
+    let token = t.user("again", "Premium").await;
+    seed_images(&t, "again", 3).await;
+    let document = "query Page($n: Int!) { images(first: $n) { edges { node { id } } } } \
+                    query Me { me { username } }";
+    let post = |body: serde_json::Value| {
+        let request = t
+            .http
+            .post(format!("{}/graphql", t.base))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            let response = request.send().await.expect("send");
+            response.json::<serde_json::Value>().await.expect("JSON")
+        }
+    };
+    for n in [1, 3, 2] {
+        let body = post(json!({
+            "query": document, "operationName": "Page", "variables": { "n": n }
+        }))
+        .await;
+        let edges = body["data"]["images"]["edges"].as_array().map(Vec::len);
+        assert_eq!(edges, Some(n), "{body}");
+    }
+    // (async-graphql validates every operation of the document with the
+    // request's variables, so `Page`'s `$n` is given here too.)
+    let body = post(json!({
+        "query": document, "operationName": "Me", "variables": { "n": 1 }
+    }))
+    .await;
+    assert_eq!(
+        body["data"],
+        json!({ "me": { "username": "again" } }),
+        "{body}"
+    );
+    for _ in 0..2 {
+        let body = post(json!({ "query": "{ images(first: 1) {" })).await;
+        assert!(body["data"].is_null(), "{body}");
+        assert!(body["errors"][0]["message"].is_string(), "{body}");
+    }
+}
