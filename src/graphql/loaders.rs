@@ -8,6 +8,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::db::models::thumbnail::Shown;
 use crate::db::models::{Plan, Thumbnail};
 use crate::error::{AppError, AppResult};
 
@@ -87,15 +88,15 @@ impl ThumbnailLoader {
 }
 
 impl Loader<Uuid> for ThumbnailLoader {
-    type Value = Vec<Thumbnail>;
+    type Value = Vec<Shown>;
     type Error = Arc<anyhow::Error>;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Thumbnail>>, Self::Error> {
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Shown>>, Self::Error> {
         let mut conn = connection(&self.app).await?;
-        let rows = Thumbnail::for_images(&mut conn, keys)
+        let rows = Thumbnail::shown_for_images(&mut conn, keys)
             .await
             .map_err(failed)?;
-        let mut map: HashMap<Uuid, Vec<Thumbnail>> = HashMap::new();
+        let mut map: HashMap<Uuid, Vec<Shown>> = HashMap::new();
         for row in rows {
             map.entry(row.image_id).or_default().push(row);
         }

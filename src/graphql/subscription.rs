@@ -74,7 +74,7 @@ async fn load(app: &Arc<App>, auth: &AuthUser, id: Uuid) -> AppResult<Option<Ima
     let Some((_, plan)) = User::find_with_plan(&mut conn, auth.user.id).await? else {
         return Ok(None);
     };
-    let thumbnails = Thumbnail::for_images(&mut conn, &[id]).await?;
+    let thumbnails = Thumbnail::shown_for_images(&mut conn, &[id]).await?;
     Ok(Some(ImageObject {
         image,
         grants: Grants::of(plan.as_ref()),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptyMutation, EmptySubscription, Object, Request, Schema, Variables};
-use image_vault::db::models::thumbnail::Made;
+use image_vault::db::models::thumbnail::{Made, Shown};
 use image_vault::db::models::{Image, Plan, Thumbnail};
 use image_vault::graphql::cursor::Cursor;
 use image_vault::graphql::loaders::ThumbnailLoader;
@@ -22,7 +22,7 @@ use crate::support::TestApp;
 
 /// The images to resolve, each with the grants and preloaded thumbnails
 /// (or none: batch-loaded) it is shown with.
-struct Cases(Vec<(Image, Arc<Grants>, Option<Vec<Thumbnail>>)>);
+struct Cases(Vec<(Image, Arc<Grants>, Option<Vec<Shown>>)>);
 
 impl Cases {
     fn objects(&self) -> Vec<ImageObject> {
@@ -132,7 +132,9 @@ async fn cases(t: &TestApp) -> Cases {
         }
     }
     let ids: Vec<Uuid> = images.iter().map(|i| i.id).collect();
-    let rows = Thumbnail::for_images(&mut conn, &ids).await.expect("rows");
+    let rows = Thumbnail::shown_for_images(&mut conn, &ids)
+        .await
+        .expect("rows");
     let plans = Plan::all(&mut conn).await.expect("plans");
     let plan = |name: &str| plans.iter().find(|p| p.name == name).cloned();
     let mut out = Vec::new();
@@ -142,7 +144,7 @@ async fn cases(t: &TestApp) -> Cases {
         Grants::of(None),
     ] {
         for image in &images {
-            let preloaded: Vec<Thumbnail> = rows
+            let preloaded: Vec<Shown> = rows
                 .iter()
                 .filter(|r| r.image_id == image.id)
                 .cloned()

@@ -26,6 +26,32 @@ pub struct Thumbnail {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What a viewer is shown of a thumbnail row: its height, status, pixel
+/// width and stored type (for the object's key). A page reads only these:
+/// half the columns, and none of the two timestamps that each row would
+/// decode for nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = thumbnails, check_for_backend(diesel::pg::Pg))]
+pub struct Shown {
+    pub image_id: Uuid,
+    pub height: i32,
+    pub status: String,
+    pub width: Option<i32>,
+    pub content_type: Option<String>,
+}
+
+impl From<Thumbnail> for Shown {
+    fn from(t: Thumbnail) -> Self {
+        Shown {
+            image_id: t.image_id,
+            height: t.height,
+            status: t.status,
+            width: t.width,
+            content_type: t.content_type,
+        }
+    }
+}
+
 /// See [`Thumbnail::work_for`].
 #[derive(Debug)]
 pub struct Work {
@@ -78,6 +104,18 @@ impl Thumbnail {
         thumbnails::table
             .filter(thumbnails::image_id.eq_any(image_ids))
             .select(Thumbnail::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// What is shown of the thumbnails of `image_ids` ([`Shown`]).
+    pub async fn shown_for_images(
+        conn: &mut AsyncPgConnection,
+        image_ids: &[Uuid],
+    ) -> QueryResult<Vec<Shown>> {
+        thumbnails::table
+            .filter(thumbnails::image_id.eq_any(image_ids))
+            .select(Shown::as_select())
             .load(conn)
             .await
     }

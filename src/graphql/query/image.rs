@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use crate::db::models::thumbnail::Shown;
 use crate::db::models::{Image, Plan, Thumbnail, User};
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::ContextExt;
@@ -92,10 +93,10 @@ async fn image_page(
     let has_next = page.trim(&mut rows);
     let grants = Grants::of(plan);
     // The page's thumbnails in one query, when the plan shows any.
-    let mut thumbs: HashMap<Uuid, Vec<Thumbnail>> = HashMap::new();
+    let mut thumbs: HashMap<Uuid, Vec<Shown>> = HashMap::new();
     if !grants.heights.is_empty() && !rows.is_empty() {
         let ids: Vec<Uuid> = rows.iter().map(|i| i.id).collect();
-        for t in Thumbnail::for_images(&mut conn, &ids).await? {
+        for t in Thumbnail::shown_for_images(&mut conn, &ids).await? {
             thumbs.entry(t.image_id).or_default().push(t);
         }
     }

@@ -10,7 +10,8 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::db::models::{Image, Plan, Thumbnail, thumbnail};
+use crate::db::models::thumbnail::{self, Shown};
+use crate::db::models::{Image, Plan};
 use crate::error::AppResult;
 use crate::graphql::by_hand;
 use crate::graphql::context::ContextExt;
@@ -42,7 +43,7 @@ pub struct ImageObject {
     pub image: Image,
     pub grants: Arc<Grants>,
     /// Thumbnail rows loaded with the page; `None`: batch-load on demand.
-    pub thumbnails: Option<Vec<Thumbnail>>,
+    pub thumbnails: Option<Vec<Shown>>,
 }
 
 impl ImageObject {
@@ -281,7 +282,7 @@ impl ImageObject {
         }
         // Borrowed when preloaded with the page: no copy per image.
         let loaded;
-        let rows: &[Thumbnail] = match &self.thumbnails {
+        let rows: &[Shown] = match &self.thumbnails {
             Some(rows) => rows,
             None => {
                 loaded = load_one::<ThumbnailLoader>(ctx, self.image.id, "thumbnails")
