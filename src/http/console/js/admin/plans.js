@@ -234,7 +234,10 @@ function PlanEditor({ plan, onCancel, onSaved }) {
         <span class="form-grid">
           ${QUOTAS.map((q) => html`<label for=${`plan-${q.key}`}>${q.label}</label>
             <input id=${`plan-${q.key}`} type="number" min="0" step="1" inputmode="numeric" value=${quotas[q.key]}
-              onInput=${(/** @type {any} */ e) => setQuotas({ ...quotas, [q.key]: e.currentTarget.value })} />`)}
+              onInput=${(/** @type {any} */ e) => {
+                const value = e.currentTarget.value;
+                setQuotas((old) => ({ ...old, [q.key]: value }));
+              }} />`)}
         </span>
       </fieldset>
       ${plan && html`<p class="hint grid-wide">Changing the heights makes the new thumbnails for every holder's images; the format applies to thumbnails made from now on.</p>`}
